@@ -1,0 +1,168 @@
+"""The `gql-trust` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from .config import CONFIG_ENV, bundled_dir, load_settings
+from .errors import ConfigError
+
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    sys.exit(2)
+
+
+class _Group(click.Group):
+    """Turns the project's configuration errors into one clear line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            _fail(exc.message)
+        return None
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="gql-trust")
+def main() -> None:
+    """gql-trust: a GraphQL server for a Labour Market Data Trust."""
+
+
+@main.command("demo-data")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--scale", type=float, default=1.0, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--postgres", "postgres_dsn", help="Write DWP claimants to this PostgreSQL DSN.")
+def demo_data(data_dir: Path, scale: float, seed: int, postgres_dsn: str | None) -> None:
+    """Write a deterministic demo data trust and DIR/gql-trust.toml."""
+    config = _generate(data_dir, scale, seed, postgres_dsn)
+    click.echo(str(config))
+
+
+def _generate(data_dir: Path, scale: float, seed: int, postgres_dsn: str | None) -> Path:
+    from .demo import generate
+
+    if scale <= 0:
+        _fail("--scale must be greater than 0")
+    with console.status("generating the demo data trust") as status:
+        return generate(
+            data_dir,
+            scale=scale,
+            seed=seed,
+            postgres_dsn=postgres_dsn,
+            progress=lambda message: status.update(message),
+        )
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
+@click.option("--host", default=None, help="Bind address (default from config, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default from config, 8000).")
+@click.option("--workers", type=int, default=1, show_default=True)
+def serve(config: Path | None, host: str | None, port: int | None, workers: int) -> None:
+    """Serve the trust described by a settings file."""
+    settings = load_settings(config)
+    _serve(settings.path, host or settings.server.host, port or settings.server.port, workers)
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("demo-trust"))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--postgres", "postgres_dsn", help="Keep DWP claimants in this PostgreSQL DSN.")
+def demo(data_dir: Path, host: str, port: int, postgres_dsn: str | None) -> None:
+    """Generate the demo trust if missing, then serve it."""
+    config = data_dir / "gql-trust.toml"
+    if not config.is_file():
+        config = _generate(data_dir, 1.0, 42, postgres_dsn)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(f"GraphiQL: [bold]http://{shown}:{port}/graphql[/bold]")
+    console.print(f"Catalog:  http://{shown}:{port}/")
+    _serve(config.resolve(), host, port, 1)
+
+
+def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    os.environ[CONFIG_ENV] = str(config)
+    uvicorn.run(
+        "gql_trust.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
+def schema(config: Path | None) -> None:
+    """Print the GraphQL schema (SDL) generated from the dataset contracts."""
+    click.echo(schema_sdl(config), nl=False)
+
+
+def schema_sdl(config: Path | None = None) -> str:
+    from .contracts import load_contracts
+    from .graphql import build_schema
+
+    directory = load_settings(config).contracts_dir if config else bundled_dir("schema")
+    return build_schema(load_contracts(directory)).as_str() + "\n"
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
+def check(config: Path | None) -> None:
+    """Validate the settings, contracts and reference data, and reach every source."""
+    from .trust import Trust
+
+    settings = load_settings(config)
+    trust = Trust.from_settings(settings)
+
+    async def reach() -> dict[str, str]:
+        await trust.start()
+        try:
+            return await trust.readiness()
+        finally:
+            await trust.close()
+
+    states = asyncio.run(reach())
+    for name, contract in sorted(trust.contracts.items()):
+        console.print(f"contract {name}: ok ({contract.path})")
+    for name, state in sorted(states.items()):
+        console.print(f"source {name}: {state}")
+    if any(state != "ok" for state in states.values()):
+        _fail(
+            "some sources cannot be reached: "
+            + ", ".join(n for n, s in states.items() if s != "ok")
+        )
+
+
+@main.group()
+def assets() -> None:
+    """Manage the GraphiQL browser assets served offline."""
+
+
+@assets.command("fetch")
+def assets_fetch() -> None:
+    """Download the pinned GraphiQL assets from the npm registry (npm ci)."""
+    from . import graphiql
+
+    with console.status("fetching GraphiQL assets with npm"):
+        files = graphiql.fetch_assets()
+    for path in files:
+        console.print(f"installed {path}")
+
+
+if __name__ == "__main__":
+    main()

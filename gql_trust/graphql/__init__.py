@@ -1,0 +1,5 @@
+"""The GraphQL model, generated from the dataset contracts."""
+
+from .schema import build_schema
+
+__all__ = ["build_schema"]

@@ -1,0 +1,79 @@
+"""Types shared by every dataset: filters, ordering, geography and the catalog."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from ..reference import Level
+
+Geography = strawberry.enum(
+    Level,
+    name="Geography",
+    description="Geography level: areas are rolled up to it in the source.",
+)
+
+
+@strawberry.enum(description="Sort direction.")
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input(description="Conditions on a text dimension; several are combined with AND.")
+class StringFilter:
+    eq: str | None = None
+    ne: str | None = None
+    in_: list[str] | None = strawberry.field(name="in", default=None)
+    not_in: list[str] | None = None
+    gt: str | None = None
+    gte: str | None = None
+    lt: str | None = None
+    lte: str | None = None
+
+
+@strawberry.input(description="Conditions on a Boolean dimension.")
+class BooleanFilter:
+    eq: bool | None = None
+    ne: bool | None = None
+
+
+@strawberry.input(description="Filter areas by code or parent code.")
+class AreaWhere:
+    code: StringFilter | None = None
+    parent_code: StringFilter | None = None
+
+
+@strawberry.type(description="The periods a dataset covers, read from its source.")
+class PeriodCoverage:
+    first: str | None
+    last: str | None
+    count: int
+
+
+@strawberry.type(description="A dimension or measure of a dataset.")
+class DatasetField:
+    name: str
+    kind: str = strawberry.field(description="DIMENSION or MEASURE.")
+    type: str
+    description: str
+    sensitivity: str
+    disclosure: str = strawberry.field(
+        description="Disclosure control applied for callers other than the owner."
+    )
+
+
+@strawberry.type(description="A catalog entry: one dataset the trust serves in place.")
+class Dataset:
+    name: str = strawberry.field(description="The root field that queries it.")
+    title: str
+    owner: str
+    description: str
+    source_kind: str = strawberry.field(description="duckdb or postgres.")
+    grain: str = strawberry.field(description="microdata or cells.")
+    fields: list[DatasetField]
+    periods: PeriodCoverage | None
+    last_updated: str | None = strawberry.field(
+        description="When the source was last modified (ISO 8601), where it says."
+    )

@@ -1,0 +1,17 @@
+"""Per-request state that resolvers share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..trust import RequestTrace, Trust
+
+
+@dataclass
+class RequestContext:
+    trust: Trust
+    trace: RequestTrace = field(default_factory=RequestTrace)
+    loaders: dict[Any, Any] = field(default_factory=dict)  # batched nested dataset fields
+    request: Any = None
+    response: Any = None

@@ -1,0 +1,203 @@
+"""`labourMarket`: claimants (DWP), payrolled employees (HMRC) and vacancies (ONS),
+stitched per period and area. Each part is pushed down to its own source; the
+small aggregated results are joined here and the rates derived from them."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from strawberry.types import Info
+
+from ..contracts.model import Conformed
+from ..errors import InvalidQuery
+from ..planner import CellQuery
+from ..reference import Level
+from .common import Geography, SortDirection, StringFilter
+from .context import RequestContext
+from .filters import FilterBuilder, format_period
+from .requests import check_limit, check_offset
+from .selection import selected_names
+
+if TYPE_CHECKING:
+    from .schema import Model
+
+# output measure -> (dataset, measure)
+PARTS = {
+    "claimants": ("claimants", "claimants"),
+    "employees": ("payrolledEmployees", "employees"),
+    "vacancies": ("vacancies", "vacancies"),
+}
+# output rate -> (numerator, denominator, scale)
+RATES = {
+    "claimantsPerThousandEmployees": ("claimants", "employees", 1000.0),
+    "vacanciesPerClaimant": ("vacancies", "claimants", 1.0),
+}
+DIMENSIONS = ("period", "area")
+
+
+@dataclass
+class LabourMarket:
+    model: Model
+    cell: Any
+    where: Any
+    order_by: Any
+
+    @classmethod
+    def build(cls, model: Model) -> LabourMarket | None:
+        if any(dataset not in model.contracts for dataset, _ in PARTS.values()):
+            return None
+        cell = strawberry.type(
+            type(
+                "LabourMarketCell",
+                (),
+                {
+                    "__annotations__": {
+                        "period": str | None,
+                        "area": model.Area | None,
+                        **{m: int | None for m in PARTS},
+                        **{r: float | None for r in RATES},
+                    },
+                    "period": None,
+                    "area": None,
+                    **{m: None for m in [*PARTS, *RATES]},
+                },
+            ),
+            description="Claimants, payrolled employees and vacancies for one period and area.",
+        )
+        where: Any = type("LabourMarketWhere", (), {})
+        where.__annotations__ = {
+            "period": StringFilter | None,
+            "areaCode": StringFilter | None,
+            "and_": list[where] | None,
+            "or_": list[where] | None,
+            "not_": where | None,
+        }
+        where.period = where.areaCode = None
+        where.and_ = strawberry.field(name="and", default=None)
+        where.or_ = strawberry.field(name="or", default=None)
+        where.not_ = strawberry.field(name="not", default=None)
+        fields = [*DIMENSIONS, *PARTS, *RATES]
+        order = type(
+            "LabourMarketOrderBy",
+            (),
+            {
+                "__annotations__": {f: SortDirection | None for f in fields},
+                **{f: None for f in fields},
+            },
+        )
+        return cls(model, cell, strawberry.input(where), strawberry.input(order))
+
+    def field(self) -> Any:
+        view = self
+
+        async def resolve(
+            info: Info,
+            where: Any = None,
+            geography: Level = Level.LOCAL_AUTHORITY,
+            order_by: Any = None,
+            limit: int | None = None,
+            offset: int | None = None,
+        ) -> Any:
+            return await view.resolve(info, where, geography, order_by, limit, offset)
+
+        resolve.__annotations__.update(
+            where=self.where | None,
+            geography=Geography,
+            order_by=list[self.order_by] | None,
+            limit=int | None,
+            offset=int | None,
+            **{"return": list[self.cell] | None},
+        )
+        return strawberry.field(
+            resolver=resolve,
+            description="Claimants (DWP), payrolled employees (HMRC) and vacancies (ONS) "
+            "stitched per selected period and area, with derived rates.",
+        )
+
+    async def resolve(
+        self,
+        info: Info,
+        where: Any,
+        geography: Level,
+        order_by: Any,
+        limit: int | None,
+        offset: int | None,
+    ) -> list[Any]:
+        ctx: RequestContext = info.context
+        self.model.bind(ctx.trust.reference)
+        selected = selected_names(info)
+        dims = tuple(d for d in DIMENSIONS if d in selected)
+        wanted = {m for m in PARTS if m in selected}
+        for rate in RATES:
+            if rate in selected:
+                wanted.update(RATES[rate][:2])
+        limit, offset = check_limit(ctx, limit), check_offset(offset)
+        order = self.order(order_by, dims, selected)
+        parts = sorted(wanted)
+        results = await asyncio.gather(
+            *(self.fetch_part(ctx, m, dims, where, geography) for m in parts)
+        )
+        joined: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for measure, rows in zip(parts, results, strict=True):
+            for row in rows:
+                joined.setdefault(row[:-1], {})[measure] = row[-1]
+        cells = [
+            self.cell_values(dict(zip(dims, key, strict=True)), v) for key, v in joined.items()
+        ]
+        for name, descending in reversed(order):
+            present = [c for c in cells if c[name] is not None]
+            missing = [c for c in cells if c[name] is None]
+            cells = sorted(present, key=lambda c: c[name], reverse=descending) + missing
+        return [self.to_cell(c) for c in cells[offset : offset + limit]]
+
+    async def fetch_part(
+        self, ctx: RequestContext, measure: str, dims: tuple[str, ...], where: Any, level: Level
+    ) -> list[tuple[Any, ...]]:
+        dataset, column = PARTS[measure]
+        contract = self.model.contracts[dataset]
+        names = {
+            Conformed.PERIOD: contract.conformed(Conformed.PERIOD).name,  # type: ignore[union-attr]
+            Conformed.AREA: contract.conformed(Conformed.AREA).name,  # type: ignore[union-attr]
+        }
+        local = tuple(names[Conformed(d)] for d in dims)
+        query = CellQuery(
+            dataset=dataset,
+            dimensions=local,
+            measures=(column,),
+            where=FilterBuilder(contract, ctx.trust.reference, level).build(where),
+            geography=level,
+        )
+        rows = await ctx.trust.run(query, ctx.trace)
+        return [tuple(r[: len(local) + 1]) for r in rows]
+
+    @staticmethod
+    def cell_values(keys: dict[str, Any], measures: dict[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {**keys, **{m: measures.get(m) for m in PARTS}}
+        for rate, (numerator, denominator, scale) in RATES.items():
+            top, bottom = values[numerator], values[denominator]
+            values[rate] = None if top is None or not bottom else round(scale * top / bottom, 4)
+        return values
+
+    @staticmethod
+    def order(order_by: Any, dims: tuple[str, ...], selected: set[str]) -> list[tuple[str, bool]]:
+        keys: list[tuple[str, bool]] = []
+        for position, item in enumerate(order_by or ()):
+            chosen = [(n, v) for n, v in vars(item).items() if v is not None]
+            if len(chosen) != 1 or chosen[0][0] not in selected:
+                raise InvalidQuery(
+                    f"orderBy[{position}] must name exactly one selected field, e.g. "
+                    "[{period: ASC}]"
+                )
+            keys.append((chosen[0][0], chosen[0][1] is SortDirection.DESC))
+        keys.extend((d, False) for d in dims if all(k != d for k, _ in keys))
+        return keys
+
+    def to_cell(self, values: dict[str, Any]) -> Any:
+        if values.get("period") is not None:
+            values["period"] = format_period(values["period"])
+        if values.get("area") is not None:
+            values["area"] = self.model.area(values["area"])
+        return self.cell(**values)

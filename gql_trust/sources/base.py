@@ -1,0 +1,58 @@
+"""What every source offers the planner."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlglot import exp
+
+from ..config import SourceConfig
+
+
+@dataclass
+class SourceStats:
+    """Running totals, for /metrics and for tests that count what left a source."""
+
+    queries: int = 0
+    rows: int = 0
+
+
+class Source(abc.ABC):
+    kind: ClassVar[str]
+    dialect: ClassVar[str]  # sqlglot dialect the planner renders for this source
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.stats = SourceStats()
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect. Must not raise for an unreachable source: `fetch` reports that."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run one read-only query; raise SourceUnavailable/SourceTimeout on failure."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise SourceUnavailable when the source cannot answer."""
+
+    async def last_modified(self, relation: str) -> datetime | None:
+        """When the relation's data last changed, where the source can say."""
+        return None
+
+    def table(self, relation: str) -> exp.Table:
+        return exp.table_(relation, db=self.config.schema, quoted=True)
+
+    def _count(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        self.stats.queries += 1
+        self.stats.rows += len(rows)
+        return rows

@@ -1,0 +1,105 @@
+"""DuckDB: a read-only database file, or Parquet/CSV files read in place.
+
+DuckDB is synchronous, so queries run on a small thread pool, each thread with
+its own cursor (DuckDB connections are not safe to share across threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from ..config import SourceConfig
+from ..errors import SourceTimeout, SourceUnavailable
+from .base import Source
+
+_READERS = {"parquet": "read_parquet", "csv": "read_csv"}
+
+
+class DuckDBSource(Source):
+    kind = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(self, config: SourceConfig, threads: int = 4) -> None:
+        super().__init__(config)
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"duckdb-{self.name}")
+        self._lock = threading.Lock()
+
+    async def start(self) -> None:
+        # An unavailable source is reported by fetch/ping; the rest of the trust keeps serving.
+        with contextlib.suppress(SourceUnavailable):
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._connect)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._connection is not None:
+                return self._connection
+            try:
+                if self.config.database is not None:
+                    if not self.config.database.is_file():
+                        raise SourceUnavailable(f"source '{self.name}' is unavailable")
+                    connection = duckdb.connect(str(self.config.database), read_only=True)
+                else:
+                    connection = duckdb.connect(":memory:")
+                for relation in self.config.relations:
+                    # The path is a literal in the view, rendered by sqlglot (quoted, escaped).
+                    reader = exp.func(_READERS[relation.format], exp.Literal.string(relation.path))
+                    view = exp.select("*").from_(reader)
+                    name = exp.to_identifier(relation.name, quoted=True).sql("duckdb")
+                    connection.execute(f"CREATE OR REPLACE VIEW {name} AS {view.sql('duckdb')}")
+            except duckdb.Error as exc:
+                raise SourceUnavailable(f"source '{self.name}' is unavailable") from exc
+            self._connection = connection
+            return connection
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._connect().cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    def _run(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            return self._cursor().execute(sql, list(params)).fetchall()
+        except duckdb.InterruptException as exc:
+            raise SourceTimeout(f"source '{self.name}' timed out") from exc
+        except duckdb.Error as exc:
+            raise SourceUnavailable(f"source '{self.name}' failed to answer") from exc
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(self._pool, self._run, sql, params)
+        return self._count(rows)
+
+    async def last_modified(self, relation: str) -> datetime | None:
+        """The newest modification time of the files behind the relation."""
+        paths: list[Path] = []
+        for rel in self.config.relations:
+            if rel.name == relation:
+                pattern = Path(rel.path)
+                paths.extend(pattern.parent.glob(pattern.name))
+        if not paths and self.config.database is not None:
+            paths.append(self.config.database)
+        times = [p.stat().st_mtime for p in paths if p.exists()]
+        return datetime.fromtimestamp(max(times), tz=UTC) if times else None
+
+    async def ping(self) -> None:
+        await self.fetch("SELECT 1", ())
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -1,0 +1,132 @@
+"""The running trust: contracts, reference data, sources and the compiled-plan cache."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from .config import Settings
+from .contracts import Contract, load_contracts
+from .errors import ConfigError, SourceUnavailable, TrustError
+from .planner import CellQuery, Compiled, compile_coverage, compile_query
+from .reference import Reference, load_reference
+from .sources import Source, open_source
+
+
+@dataclass
+class SourceCall:
+    """One statement sent to a source during a request (for explain and the ledger)."""
+
+    source: str
+    dataset: str
+    sql: str
+    rows: int
+    ms: float
+
+
+@dataclass
+class RequestTrace:
+    calls: list[SourceCall] = field(default_factory=list)
+
+
+class Trust:
+    def __init__(
+        self,
+        settings: Settings,
+        contracts: Sequence[Contract],
+        reference: Reference,
+        sources: dict[str, Source],
+    ) -> None:
+        self.settings = settings
+        self.contracts = {c.name: c for c in contracts}
+        self.reference = reference
+        self.sources = sources
+        for contract in contracts:
+            if contract.source not in sources:
+                raise ConfigError(
+                    f"{contract.path}: source '{contract.source}' is not configured; add "
+                    f"[sources.{contract.source}] to {settings.path or 'the settings file'}"
+                )
+        self._coverage: dict[str, tuple[float, Any]] = {}
+        self.compile = lru_cache(maxsize=4096)(self._compile)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Trust:
+        contracts = load_contracts(settings.contracts_dir)
+        reference = load_reference(settings.areas_csv, settings.sectors_csv)
+        sources = {name: open_source(cfg) for name, cfg in settings.sources.items()}
+        return cls(settings, contracts, reference, sources)
+
+    async def start(self) -> None:
+        await asyncio.gather(*(s.start() for s in self.sources.values()))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(s.close() for s in self.sources.values()))
+
+    def source_for(self, contract: Contract) -> Source:
+        return self.sources[contract.source]
+
+    def _compile(self, shape: CellQuery) -> Compiled:
+        contract = self.contracts[shape.dataset]
+        source = self.source_for(contract)
+        return compile_query(
+            contract,
+            shape,
+            table=source.table(contract.relation),
+            dialect=source.dialect,
+            reference=self.reference,
+        )
+
+    async def run(
+        self, query: CellQuery, trace: RequestTrace | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Compile (cached by shape), bind the values and fetch from the source."""
+        contract = self.contracts[query.dataset]
+        compiled = self.compile(query.shape())
+        source = self.source_for(contract)
+        started = time.perf_counter()
+        rows = await source.fetch(compiled.sql, query.params())
+        if trace is not None:
+            elapsed = (time.perf_counter() - started) * 1000
+            trace.calls.append(
+                SourceCall(source.name, contract.name, compiled.sql, len(rows), elapsed)
+            )
+        return rows
+
+    async def coverage(self, contract: Contract) -> tuple[Any, Any, int] | None:
+        """(first period, last period, count) from the source, cached for a minute."""
+        cached = self._coverage.get(contract.name)
+        if cached is not None and time.monotonic() - cached[0] < 60:
+            return cached[1]
+        source = self.source_for(contract)
+        sql = compile_coverage(
+            contract, table=source.table(contract.relation), dialect=source.dialect
+        )
+        try:
+            rows = await source.fetch(sql, ())
+        except TrustError:
+            return None  # the catalog still lists the dataset while its source is down
+        result = (rows[0][0], rows[0][1], int(rows[0][2])) if rows else None
+        self._coverage[contract.name] = (time.monotonic(), result)
+        return result
+
+    async def readiness(self) -> dict[str, str]:
+        """'ok' or the reason, per source."""
+
+        async def check(source: Source) -> str:
+            try:
+                await asyncio.wait_for(source.ping(), timeout=5)
+            except (TimeoutError, TrustError):
+                return "unavailable"
+            return "ok"
+
+        names = list(self.sources)
+        results = await asyncio.gather(*(check(self.sources[n]) for n in names))
+        return dict(zip(names, results, strict=True))
+
+
+__all__ = ["RequestTrace", "SourceCall", "SourceUnavailable", "Trust"]

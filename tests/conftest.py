@@ -1,0 +1,116 @@
+"""Shared fixtures: a small demo trust (claimants in DuckDB and in PostgreSQL) and clients."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from gql_trust.app import create_app
+from gql_trust.config import Settings, load_settings
+from tests.pg import server_dsn
+
+SCALE = 0.02  # about 24,000 claimant rows: small cells exist, tests stay fast
+SEED = 7
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    with server_dsn() as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+async def pg_dsn(pg_server: str) -> AsyncIterator[str]:
+    """A fresh database on the test server, dropped afterwards."""
+    name = f"gql_trust_test_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(pg_server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    head, _, _ = pg_server.rpartition("/")
+    yield f"{head}/{name}"
+    admin = await asyncpg.connect(pg_server)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+def duckdb_trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gql_trust.demo import generate
+
+    directory = tmp_path_factory.mktemp("trust-duckdb")
+    generate(directory, scale=SCALE, seed=SEED)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def postgres_trust_dir(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Path:
+    from gql_trust.demo import generate
+
+    directory = tmp_path_factory.mktemp("trust-postgres")
+    generate(directory, scale=SCALE, seed=SEED, postgres_dsn=pg_dsn)
+    return directory
+
+
+@dataclass
+class TrustUnderTest:
+    """A running app over demo data, with what an oracle needs to check it."""
+
+    kind: str  # where claimants live: "duckdb" or "postgres"
+    directory: Path
+    settings: Settings
+    client: httpx.AsyncClient
+    app: Any
+    pg_dsn: str | None
+
+    async def query(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, **kwargs
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.query(query, variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    @property
+    def sources(self) -> dict[str, Any]:
+        return self.app.state.trust.sources
+
+
+async def _running(kind: str, directory: Path, pg_dsn: str | None) -> AsyncIterator[TrustUnderTest]:
+    settings = load_settings(directory / "gql-trust.toml")
+    app = create_app(settings)
+    await app.state.trust.start()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield TrustUnderTest(kind, directory, settings, client, app, pg_dsn)
+    await app.state.trust.close()
+
+
+@pytest.fixture(scope="session")
+async def duckdb_trust(duckdb_trust_dir: Path) -> AsyncIterator[TrustUnderTest]:
+    async for running in _running("duckdb", duckdb_trust_dir, None):
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def postgres_trust(postgres_trust_dir: Path, pg_dsn: str) -> AsyncIterator[TrustUnderTest]:
+    async for running in _running("postgres", postgres_trust_dir, pg_dsn):
+        yield running
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def trust(request: pytest.FixtureRequest) -> TrustUnderTest:
+    """Every test using this runs against both claimant sources."""
+    return request.getfixturevalue(f"{request.param}_trust")
