@@ -7,11 +7,12 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
@@ -60,6 +61,16 @@ def create_app(settings: Settings) -> Starlette:
             body["failing"] = failing
         return JSONResponse(body, status_code=503 if failing else 200)
 
+    async def graphql_route(request: Request) -> Response:
+        # A browser asking for the page gets GraphiQL, even with ?query= in its URL
+        # (which pre-fills the editor); queries themselves are only accepted by POST.
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            return await graphql_app.render_graphql_ide(request)
+        try:
+            return await graphql_app.run(request)
+        except HTTPException as exc:
+            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+
     async def home(request: Request) -> Response:
         return HTMLResponse(_home_page(trust))
 
@@ -78,7 +89,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/", home),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/graphql", graphql_route, methods=["GET", "POST"]),
             Mount("/static", StaticFiles(directory=graphiql.STATIC_DIR), name="static"),
         ],
         middleware=middleware,

@@ -114,3 +114,12 @@ async def postgres_trust(postgres_trust_dir: Path, pg_dsn: str) -> AsyncIterator
 def trust(request: pytest.FixtureRequest) -> TrustUnderTest:
     """Every test using this runs against both claimant sources."""
     return request.getfixturevalue(f"{request.param}_trust")
+
+
+@pytest.fixture(scope="session")
+def live_server(duckdb_trust_dir: Path) -> Iterator[str]:
+    """The real app over the demo trust, on a real port (for the browser)."""
+    from tests.servers import serving
+
+    with serving(create_app(load_settings(duckdb_trust_dir / "gql-trust.toml"))) as url:
+        yield url

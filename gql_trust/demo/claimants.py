@@ -35,6 +35,7 @@ from .geography import (
 )
 
 ROWS_AT_SCALE_1 = 1_200_000
+ANCHORS = len(LOCAL_AUTHORITIES)  # long-term claimants, see _anchors
 
 CONDITIONALITY: tuple[str, ...] = (
     "Searching for work",
@@ -88,7 +89,7 @@ class Claimants:
     start: np.ndarray  # first month index on claim
     length: np.ndarray  # months on claim within the window (>= 1)
     conditionality: np.ndarray  # index into CONDITIONALITY at the start
-    into_work_at: np.ndarray  # month offset within the spell of moving into work, or -1
+    into_work_at: np.ndarray  # months after ``start`` of moving into work, or -1
 
 
 def row_batches(
@@ -105,12 +106,12 @@ def row_count(people: Claimants) -> int:
 
 
 def simulate(rows_target: int, month_values: np.ndarray, rng: np.random.Generator) -> Claimants:
+    """Claimants whose spells give about ``rows_target`` rows over ``month_values``."""
     n_months = month_values.size
     weights = _area_weights(rng)
     season = _inflow_season(month_values)  # (T, LA)
     joint_inflow = _joint_mix()  # (A, D, K)
-    anchors = _anchor_count()
-    inflow_rate = max(rows_target - anchors * n_months, 0) / _rows_per_unit_inflow(
+    inflow_rate = max(rows_target - ANCHORS * n_months, 0) / _rows_per_unit_inflow(
         weights, season, joint_inflow
     )
     stock = rng.poisson(inflow_rate * weights * _stock_per_unit_inflow(joint_inflow))
@@ -121,17 +122,11 @@ def simulate(rows_target: int, month_values: np.ndarray, rng: np.random.Generato
     stock_part = _draw_spells(stock, np.zeros(stock.size, np.int64), joint_stock, rng)
     t_idx, la_idx = np.nonzero(inflows)
     inflow_part = _draw_spells(inflows[t_idx, la_idx], t_idx, joint_inflow, rng, la_idx)
-    area, start, age, disabled, duration = (
+    area, start, age, sex, disabled, duration = (
         np.concatenate(parts)
         for parts in zip(stock_part, inflow_part, _anchors(n_months), strict=True)
     )
     n = area.size
-    sex = (rng.random(n) >= FEMALE_SHARE).astype(np.int64)
-    anchor = np.arange(n) >= n - anchors
-    anchor_la = np.arange(anchors)
-    # Anchors: one claimant per authority on claim throughout, cycling through age band x sex,
-    # so every month has every authority, age band and sex even at tiny scales.
-    sex[anchor] = (anchor_la // len(AGE_BANDS)) % len(SEXES)
     length = np.minimum(duration, n_months - start)
     conditionality = _draw_conditionality(disabled, age, rng)
     into_work = (conditionality == SEARCHING) & (rng.random(n) < INTO_WORK_SHARE) & (length > 1)
@@ -164,7 +159,7 @@ def _area_weights(rng: np.random.Generator) -> np.ndarray:
         dtype=np.float64,
     )
     weights *= rng.lognormal(0.0, 0.15, weights.size)
-    return weights / weights.sum()
+    return np.asarray(weights / weights.sum(), dtype=np.float64)
 
 
 def _inflow_season(month_values: np.ndarray) -> np.ndarray:
@@ -175,7 +170,7 @@ def _inflow_season(month_values: np.ndarray) -> np.ndarray:
     winter = 1.0 + COASTAL_WINTER_SWING * seasonal_profile(cal, peak_month=0)
     growth = np.exp(INFLOW_GROWTH * np.arange(month_values.size))
     local = np.where(coastal[None, :], winter[:, None], 1.0)
-    return (national * growth)[:, None] * local
+    return np.asarray((national * growth)[:, None] * local, dtype=np.float64)
 
 
 def _joint_mix() -> np.ndarray:
@@ -185,13 +180,14 @@ def _joint_mix() -> np.ndarray:
     p_disabled = np.stack([1.0 - disabled, disabled], axis=1)  # (A, D)
     spell = np.array([SPELL_MIX[False], SPELL_MIX[True]])  # (D, K)
     joint = age[:, None, None] * p_disabled[:, :, None] * spell[None, :, :]
-    return joint / joint.sum()
+    return np.asarray(joint / joint.sum(), dtype=np.float64)
 
 
 def _expected_months(n_months: np.ndarray) -> np.ndarray:
     """E[min(spell, n)] per spell kind (geometric spells): shape (K, len(n))."""
     stay = 1.0 - 1.0 / SPELL_MEANS
-    return (1.0 - stay[:, None] ** n_months[None, :]) * SPELL_MEANS[:, None]
+    expected = (1.0 - stay[:, None] ** n_months[None, :]) * SPELL_MEANS[:, None]
+    return np.asarray(expected, dtype=np.float64)
 
 
 def _stock_per_unit_inflow(joint: np.ndarray) -> float:
@@ -200,7 +196,7 @@ def _stock_per_unit_inflow(joint: np.ndarray) -> float:
 
 
 def _rows_per_unit_inflow(weights: np.ndarray, season: np.ndarray, joint: np.ndarray) -> float:
-    """Expected rows when one claim a month starts (before seasonal and area weights)."""
+    """Expected rows per unit of inflow rate, seasonal and area weights included."""
     n_months = season.shape[0]
     per_kind = joint.sum(axis=(0, 1))  # (K,)
     stock_kind = (joint * SPELL_MEANS[None, None, :]).sum(axis=(0, 1))  # (K,)
@@ -218,29 +214,29 @@ def _draw_spells(
     rng: np.random.Generator,
     area: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """Claimants for ``counts[i]`` claims in ``area[i]`` (default i) from month ``start[i]``."""
+    """Claimants for ``counts[i]`` claims in ``area[i]`` (default i) from month ``start[i]``:
+    (area, start, age band, sex, disabled, spell length)."""
     area_of = np.repeat(np.arange(counts.size) if area is None else area, counts)
     start_of = np.repeat(start, counts)
     probabilities = (joint / joint.sum()).ravel()
     category = rng.choice(probabilities.size, size=area_of.size, p=probabilities)
     age, disabled, kind = np.unravel_index(category, joint.shape)
     duration = rng.geometric(1.0 / SPELL_MEANS[kind])
-    return area_of, start_of, age.astype(np.int64), disabled.astype(bool), duration
-
-
-def _anchor_count() -> int:
-    return len(LOCAL_AUTHORITIES)
+    sex = (rng.random(area_of.size) >= FEMALE_SHARE).astype(np.int64)
+    return area_of, start_of, age.astype(np.int64), sex, disabled.astype(bool), duration
 
 
 def _anchors(n_months: int) -> tuple[np.ndarray, ...]:
-    count = _anchor_count()
-    la = np.arange(count)
+    """One claimant per authority on claim throughout, cycling through age band x sex,
+    so every month has every authority, age band and sex even at tiny scales."""
+    la = np.arange(ANCHORS)
     return (
         la,
-        np.zeros(count, np.int64),
+        np.zeros(ANCHORS, np.int64),
         la % len(AGE_BANDS),
+        (la // len(AGE_BANDS)) % len(SEXES),
         la % 3 == 0,
-        np.full(count, n_months, np.int64),
+        np.full(ANCHORS, n_months, np.int64),
     )
 
 
@@ -254,7 +250,7 @@ def _draw_conditionality(
     group = disabled.astype(np.int64) * 2 + older.astype(np.int64)
     draws = rng.random(disabled.size)
     chosen = (draws[:, None] > cumulative[group]).sum(axis=1)
-    return np.minimum(chosen, len(CONDITIONALITY) - 1)
+    return np.asarray(np.minimum(chosen, len(CONDITIONALITY) - 1), dtype=np.int64)
 
 
 def _month_batches(people: Claimants, n_months: int, max_rows: int) -> list[tuple[int, int]]:

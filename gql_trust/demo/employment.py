@@ -90,11 +90,12 @@ class Employment:
     def cells(self) -> np.ndarray:
         """Expected employees per [LA, section, age band, sex] (sex order F, M)."""
         sex_split = np.stack([self.female_share, 1.0 - self.female_share], axis=-1)
-        return (
+        cells = (
             self.by_la_sector[:, :, None, None]
             * self.age_mix[None, :, :, None]
             * sex_split[None, :, None, :]
         )
+        return np.asarray(cells, dtype=np.float64)
 
 
 def employment_model(rng: np.random.Generator) -> Employment:

@@ -115,7 +115,7 @@ def _expected_employees(
     )[None, None, :]
     trend = (1.0 + MONTHLY_GROWTH * np.arange(month_values.size))[:, None, None]
     factor = trend * season * (1.0 + 0.04 * december)  # (T, LA, S)
-    return cells[None] * factor[:, :, :, None, None]
+    return np.asarray(cells[None] * factor[:, :, :, None, None], dtype=np.float64)
 
 
 def _mean_pay(

@@ -7,24 +7,21 @@
   teardown if there was any.
 
 Chromium is Debian's ``/usr/bin/chromium`` (``.ci/browser-deps.sh`` installs it);
-``playwright install`` is never used. If it is missing the browser tests skip.
+``playwright install`` is never used. If it is missing the browser tests skip,
+except in CI (``CI`` set), where a missing browser or asset fails the run.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import strawberry
 
 from gql_trust.graphiql import assets_present, fetch_assets
 
@@ -41,11 +38,18 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
+def skip_or_fail(reason: str) -> None:
+    """Locally a missing browser skips; in CI the browser tests must run."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def graphiql_assets() -> None:
     if not assets_present():
         if shutil.which("npm") is None:
-            pytest.skip("GraphiQL assets missing and npm unavailable (gql-trust assets fetch)")
+            skip_or_fail("GraphiQL assets missing and npm unavailable (gql-trust assets fetch)")
         fetch_assets()
     assert assets_present()
 
@@ -63,7 +67,7 @@ class BrowserPage:
 @pytest.fixture
 async def browser_page() -> AsyncIterator[BrowserPage]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: run .ci/browser-deps.sh")
+        skip_or_fail(f"{CHROMIUM} is missing: run .ci/browser-deps.sh")
     from playwright.async_api import async_playwright
 
     user_data_dir = tempfile.mkdtemp(prefix="gql-trust-chromium-")
@@ -106,74 +110,3 @@ async def browser_page() -> AsyncIterator[BrowserPage]:
     finally:
         await pw.stop()
         shutil.rmtree(user_data_dir, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------
-# replaced by the app-level live_server in tests/conftest.py
-# ---------------------------------------------------------------------------
-
-
-@strawberry.type
-class _TmpSector:
-    code: str
-    name: str
-
-
-@strawberry.type
-class _TmpQuery:
-    @strawberry.field
-    def sectors(self) -> list[_TmpSector]:
-        return [
-            _TmpSector(code="A", name="Agriculture, forestry and fishing"),
-            _TmpSector(code="F", name="Construction"),
-            _TmpSector(code="Q", name="Human health and social work activities"),
-        ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def live_server() -> Iterator[str]:
-    # replaced by the app-level live_server in tests/conftest.py
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import HTMLResponse, Response
-    from starlette.routing import Mount, Route
-    from starlette.staticfiles import StaticFiles
-    from strawberry.asgi import GraphQL
-
-    from gql_trust.graphiql import STATIC_DIR, render_page
-
-    graphql_app = GraphQL(strawberry.Schema(query=_TmpQuery), graphql_ide=None)
-
-    async def graphiql(request: Request) -> Response:
-        return HTMLResponse(render_page())
-
-    app = Starlette(
-        routes=[
-            Route("/graphql", graphiql, methods=["GET"]),
-            Route("/graphql", graphql_app, methods=["POST"]),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-        ]
-    )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("temporary live_server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
