@@ -19,8 +19,10 @@ from strawberry.asgi import GraphQL
 
 from . import graphiql
 from .config import CONFIG_ENV, Settings, load_settings
+from .errors import Unauthenticated
 from .graphql import build_schema
 from .graphql.context import RequestContext
+from .identity import PUBLIC, authenticate
 from .trust import Trust
 
 
@@ -32,7 +34,10 @@ class TrustGraphQL(GraphQL):
         self.trust = trust
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:  # type: ignore[override]
-        return RequestContext(trust=self.trust, request=request, response=response)
+        principal = getattr(request.state, "principal", PUBLIC)
+        return RequestContext(
+            trust=self.trust, request=request, response=response, principal=principal
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql.render_page(graphql_path="/graphql", static_prefix="/static"))
@@ -66,6 +71,12 @@ def create_app(settings: Settings) -> Starlette:
         # (which pre-fills the editor); queries themselves are only accepted by POST.
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             return await graphql_app.render_graphql_ide(request)
+        try:
+            request.state.principal = authenticate(
+                request.headers.get("authorization"), settings.auth
+            )
+        except Unauthenticated as exc:
+            return _unauthenticated(exc)
         try:
             return await graphql_app.run(request)
         except HTTPException as exc:
@@ -102,6 +113,14 @@ def create_app(settings: Settings) -> Starlette:
 def create_app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` (and `gql-trust serve --workers N`)."""
     return create_app(load_settings(os.environ.get(CONFIG_ENV)))
+
+
+def _unauthenticated(exc: Unauthenticated) -> Response:
+    return JSONResponse(
+        {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 def _home_page(trust: Trust) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -12,12 +14,15 @@ from rich.console import Console
 
 from .config import CONFIG_ENV, bundled_dir, load_settings
 from .errors import ConfigError
+from .identity import AuthConfig, mint_token
 
 console = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    from rich.markup import escape  # messages quote TOML tables like [sources.dwp]
+
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     sys.exit(2)
 
 
@@ -52,8 +57,8 @@ def demo_data(data_dir: Path, scale: float, seed: int, postgres_dsn: str | None)
 def _generate(data_dir: Path, scale: float, seed: int, postgres_dsn: str | None) -> Path:
     from .demo import generate
 
-    if scale <= 0:
-        _fail("--scale must be greater than 0")
+    if not 0 < scale < float("inf"):  # also rejects nan and inf
+        _fail(f"--scale must be a positive number (got {scale}), e.g. --scale 0.1")
     with console.status("generating the demo data trust") as status:
         return generate(
             data_dir,
@@ -86,9 +91,98 @@ def demo(data_dir: Path, host: str, port: int, postgres_dsn: str | None) -> None
     if not config.is_file():
         config = _generate(data_dir, 1.0, 42, postgres_dsn)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    _print_demo_tokens(load_settings(config).auth, f"http://{shown}:{port}/graphql")
     console.print(f"GraphiQL: [bold]http://{shown}:{port}/graphql[/bold]")
     console.print(f"Catalog:  http://{shown}:{port}/")
     _serve(config.resolve(), host, port, 1)
+
+
+# (label, sub, dept, role, purpose, agreement, area, an example query)
+DEMO_PRINCIPALS = (
+    (
+        "DWP analyst (agreement DSA-LMDT-001, purpose labour-market-analysis)",
+        "dwp-analyst",
+        "DWP",
+        "analyst",
+        "labour-market-analysis",
+        "DSA-LMDT-001",
+        None,
+        "{ payrolledEmployees(limit: 5) { period employees meanMonthlyPay } }",
+    ),
+    (
+        "HMRC analyst",
+        "hmrc-analyst",
+        "HMRC",
+        "analyst",
+        None,
+        None,
+        None,
+        "{ claimants(limit: 5) { period ageBand claimants } }",
+    ),
+    (
+        "DfE analyst",
+        "dfe-analyst",
+        "DfE",
+        "analyst",
+        None,
+        None,
+        None,
+        "{ claimants(geography: REGION, limit: 5) { period area { name } claimants } }",
+    ),
+    (
+        "LA officer, Birmingham (E08000025)",
+        "la-officer-birmingham",
+        "LA",
+        "la-officer",
+        None,
+        None,
+        "E08000025",
+        '{ claimants(where: {areaCode: {eq: "E08000025"}}, limit: 5) { period claimants } }',
+    ),
+    (
+        "TRUST auditor",
+        "trust-auditor",
+        "TRUST",
+        "auditor",
+        None,
+        None,
+        None,
+        "{ auditLog(limit: 5) { id timestamp subject dept outcome } }",
+    ),
+)
+DEMO_TOKEN_TTL_S = 12 * 3600
+
+
+def _print_demo_tokens(auth: AuthConfig | None, url: str) -> None:
+    """Example tokens (valid 12 hours) for the demo principals, with a curl line each."""
+    if auth is None or auth.signing_key_path is None:
+        console.print("No [auth] signing key in the settings: only public access is possible.")
+        return
+    console.print(
+        "Demo tokens (valid 12 hours). In GraphiQL put "
+        '{"Authorization": "Bearer <token>"} in the Headers tab; without one you are public.',
+        markup=False,
+    )
+    for label, sub, dept, role, purpose, agreement, area, query in DEMO_PRINCIPALS:
+        token = mint_token(
+            auth,
+            sub=sub,
+            dept=dept,
+            roles=[role],
+            purpose=purpose,
+            agreement=agreement,
+            area=area,
+            ttl_s=DEMO_TOKEN_TTL_S,
+        )
+        body = shlex.quote(json.dumps({"query": query}))
+        console.print(f"\n[bold]{label}[/bold]")
+        for line in (
+            token,
+            f"curl -s {url} -H 'Content-Type: application/json' "
+            f"-H 'Authorization: Bearer {token}' -d {body}",
+        ):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print()
 
 
 def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
@@ -102,6 +196,46 @@ def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
+    )
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
+@click.option("--sub", required=True, help="Subject: who the token names.")
+@click.option("--dept", required=True, help="Department, e.g. DWP, HMRC, DfE, LA, TRUST.")
+@click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable).")
+@click.option("--purpose", default=None, help="Purpose of processing.")
+@click.option("--agreement", default=None, help="Data-sharing agreement id, e.g. DSA-LMDT-001.")
+@click.option("--area", default=None, help="Area code (GSS) a local authority officer covers.")
+@click.option(
+    "--ttl", type=click.IntRange(min=1), default=3600, show_default=True, help="Seconds valid."
+)
+def token(
+    config: Path | None,
+    sub: str,
+    dept: str,
+    roles: tuple[str, ...],
+    purpose: str | None,
+    agreement: str | None,
+    area: str | None,
+    ttl: int,
+) -> None:
+    """Print a bearer token (alone on stdout) signed with the settings' [auth] signing key."""
+    settings = load_settings(config)
+    if settings.auth is None:
+        _fail(f"{settings.path} has no [auth] table: this server accepts no tokens")
+        return
+    click.echo(
+        mint_token(
+            settings.auth,
+            sub=sub,
+            dept=dept,
+            roles=roles,
+            purpose=purpose,
+            agreement=agreement,
+            area=area,
+            ttl_s=ttl,
+        )
     )
 
 

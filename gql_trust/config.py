@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .identity import AuthConfig, auth_from_dict
 
 SourceKind = Literal["duckdb", "postgres"]
 FileFormat = Literal["parquet", "csv"]
@@ -55,6 +56,7 @@ class Settings:
     contracts_dir: Path
     policies_dir: Path
     server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig | None = None  # [auth]: token issuer, audience and keys; None = public only
 
 
 def bundled_dir(name: str) -> Path:
@@ -123,6 +125,7 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, path: Path | None = 
         if "dir" in (raw.get("policies") or {})
         else bundled_dir("policies"),
         server=server,
+        auth=auth_from_dict(raw.get("auth"), resolve, where),
     )
 
 

@@ -27,6 +27,12 @@ class ConfigError(TrustError):
     code = "CONFIG_ERROR"
 
 
+class Unauthenticated(TrustError):
+    """A token was sent but proves nothing: malformed, expired, wrongly signed, ... (HTTP 401)."""
+
+    code = "UNAUTHENTICATED"
+
+
 class InvalidQuery(TrustError):
     """The caller asked for something that cannot be answered as asked."""
 

@@ -13,6 +13,7 @@ from .config import Settings
 from .contracts import Contract, load_contracts
 from .errors import ConfigError, SourceUnavailable, TrustError
 from .planner import CellQuery, Compiled, compile_coverage, compile_query
+from .policy import PolicyEngine
 from .reference import Reference, load_reference
 from .sources import Source, open_source
 
@@ -51,6 +52,7 @@ class Trust:
                     f"{contract.path}: source '{contract.source}' is not configured; add "
                     f"[sources.{contract.source}] to {settings.path or 'the settings file'}"
                 )
+        self.policy = PolicyEngine(settings.policies_dir, self.contracts)
         self._coverage: dict[str, tuple[float, Any]] = {}
         self.compile = lru_cache(maxsize=4096)(self._compile)
 

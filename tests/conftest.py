@@ -14,7 +14,30 @@ import pytest
 
 from gql_trust.app import create_app
 from gql_trust.config import Settings, load_settings
+from gql_trust.identity import mint_token
 from tests.pg import server_dsn
+
+# The demo principals of DESIGN.md, as token claims (plus variants for denial tests).
+PRINCIPALS: dict[str, dict[str, Any]] = {
+    "public": {},
+    "dwp": {
+        "dept": "DWP",
+        "roles": ["analyst"],
+        "purpose": "labour-market-analysis",
+        "agreement": "DSA-LMDT-001",
+    },
+    "dwp-no-agreement": {"dept": "DWP", "roles": ["analyst"], "purpose": "research"},
+    "dwp-wrong-purpose": {
+        "dept": "DWP",
+        "roles": ["analyst"],
+        "purpose": "marketing",
+        "agreement": "DSA-LMDT-001",
+    },
+    "hmrc": {"dept": "HMRC", "roles": ["analyst"]},
+    "dfe": {"dept": "DfE", "roles": ["analyst"]},
+    "la": {"dept": "LA", "roles": ["la-officer"], "area": "E08000025"},
+    "auditor": {"dept": "TRUST", "roles": ["auditor"]},
+}
 
 SCALE = 0.02  # about 24,000 claimant rows: small cells exist, tests stay fast
 SEED = 7
@@ -69,17 +92,29 @@ class TrustUnderTest:
     app: Any
     pg_dsn: str | None
 
+    def headers(self, who: str) -> dict[str, str]:
+        claims = PRINCIPALS[who]
+        if not claims:
+            return {}
+        token = mint_token(self.settings.auth, sub=f"test-{who}", **claims)  # type: ignore[arg-type]
+        return {"Authorization": f"Bearer {token}"}
+
     async def query(
-        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+        self, query: str, variables: dict[str, Any] | None = None, who: str = "dwp"
     ) -> dict[str, Any]:
+        """Ask as one of the demo principals (the DWP analyst unless told)."""
         response = await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, **kwargs
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=self.headers(who),
         )
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = await self.query(query, variables)
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, who: str = "dwp"
+    ) -> dict[str, Any]:
+        body = await self.query(query, variables, who)
         assert "errors" not in body, body["errors"]
         return body["data"]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..identity import write_demo_keys
 from .claimants import ROWS_AT_SCALE_1, row_batches, row_count, simulate
 from .dimensions import month_count, months
 from .employment import employment_model
@@ -25,6 +26,10 @@ SECTORS_CSV = "reference/sectors.csv"
 CLAIMANTS_DUCKDB = "dwp/claimants.duckdb"
 PAYROLL_DIR = "hmrc/paye_rti"
 VACANCIES_CSV = "ons/vacancies.csv"
+KEYS_DIR = "keys"
+AUTH_ISSUER = "gql-trust-demo"
+AUTH_AUDIENCE = "labour-market-data-trust"
+AUTH_KID = "demo-2026"
 
 
 def generate(
@@ -104,7 +109,11 @@ def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]])
 
 
 def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
-    """The settings file, with paths relative to ``data_dir`` so the folder can move."""
+    """The settings file, with paths relative to ``data_dir`` so the folder can move.
+
+    Also writes the demo token signing key pair under ``keys/`` (an existing pair is kept,
+    so tokens already issued stay valid)."""
+    private_key, public_key = write_demo_keys(data_dir / KEYS_DIR)
     if postgres_dsn:
         dwp = [
             'kind = "postgres"',
@@ -135,6 +144,18 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
         'kind = "duckdb"',
         "[sources.ons.relations.vacancies]",
         f"csv = {toml_string(VACANCIES_CSV)}",
+        "",
+        "[auth]",
+        f"issuer = {toml_string(AUTH_ISSUER)}",
+        f"audience = {toml_string(AUTH_AUDIENCE)}",
+        "leeway_s = 5",
+        f"signing_key = {toml_string(f'{KEYS_DIR}/{private_key.name}')}"
+        "  # private; only for `gql-trust token`",
+        f"signing_kid = {toml_string(AUTH_KID)}",
+        "[[auth.keys]]",
+        f"kid = {toml_string(AUTH_KID)}",
+        'algorithm = "ES256"',
+        f"public_key = {toml_string(f'{KEYS_DIR}/{public_key.name}')}",
     ]
     path = data_dir / CONFIG_NAME
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
@@ -16,5 +17,19 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, TrustError)
 
 
+class DisclosureReport(SchemaExtension):
+    """`extensions.disclosure`: how many returned cells were suppressed or perturbed."""
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        tally = getattr(context, "disclosure", None)
+        if tally is None or not tally.methods:
+            return {}
+        return {"disclosure": tally.as_dict()}
+
+
 def schema_extensions() -> list[Callable[[], SchemaExtension]]:
-    return [lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error.")]
+    return [
+        lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
+        DisclosureReport,
+    ]

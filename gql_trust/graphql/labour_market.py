@@ -13,12 +13,11 @@ from strawberry.types import Info
 
 from ..contracts.model import Conformed
 from ..errors import InvalidQuery
-from ..planner import CellQuery
 from ..reference import Level
 from .common import Geography, SortDirection, StringFilter
 from .context import RequestContext
 from .filters import FilterBuilder, format_period
-from .requests import check_limit, check_offset
+from .requests import check_limit, check_offset, plan_cells
 from .selection import selected_names
 
 if TYPE_CHECKING:
@@ -163,15 +162,18 @@ class LabourMarket:
             Conformed.AREA: contract.conformed(Conformed.AREA).name,  # type: ignore[union-attr]
         }
         local = tuple(names[Conformed(d)] for d in dims)
-        query = CellQuery(
-            dataset=dataset,
+        plan = plan_cells(
+            ctx,
+            contract,
             dimensions=local,
             measures=(column,),
             where=FilterBuilder(contract, ctx.trust.reference, level).build(where),
             geography=level,
+            order=(),
         )
-        rows = await ctx.trust.run(query, ctx.trace)
-        return [tuple(r[: len(local) + 1]) for r in rows]
+        rows = await plan.run(ctx)
+        at = plan.query.measures.index(column) + len(local)
+        return [(*r[: len(local)], r[at]) for r in rows]
 
     @staticmethod
     def cell_values(keys: dict[str, Any], measures: dict[str, Any]) -> dict[str, Any]:

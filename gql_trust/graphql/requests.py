@@ -1,19 +1,106 @@
-"""Arguments and selection of a dataset field -> a validated ``CellQuery``."""
+"""Arguments and selection of a dataset field -> an authorised, validated plan."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ..contracts.model import Contract
-from ..errors import InvalidQuery
-from ..planner import And, CellQuery, Filter, OrderKey
+from ..contracts.model import Contract, Disclosure
+from ..disclosure import apply_disclosure, controlled_measures
+from ..errors import Forbidden, InvalidQuery
+from ..planner import And, CellQuery, Cond, Filter, OrderKey
+from ..planner.query import walk
+from ..planner.sql import CELL_KEY
+from ..policy import Grant
 from ..reference import Level
 from .context import RequestContext
 from .filters import FilterBuilder
 from .selection import selected_names
 
 
-def cell_query(
+@dataclass(frozen=True)
+class Plan:
+    """What to ask the source, and what to do to its rows before they leave."""
+
+    query: CellQuery
+    disclosure: dict[str, Disclosure]  # measure -> method, for measures not seen exactly
+    contract: Contract
+    page_after_disclosure: tuple[tuple[OrderKey, ...], int | None, int] | None = None
+
+    async def run(self, ctx: RequestContext) -> list[tuple[Any, ...]]:
+        rows = await ctx.trust.run(self.query, ctx.trace)
+        columns = self.query.dimensions + self.query.measures + (CELL_KEY,)
+        rows = apply_disclosure(
+            self.contract, columns, rows, self.disclosure, ctx.disclosure, CELL_KEY
+        )
+        if self.page_after_disclosure is None:
+            return rows
+        # Ordered by a published value: sorting exact values in the source would leak
+        # their order, so sort what the caller may see, then page.
+        order, limit, offset = self.page_after_disclosure
+        for key in reversed(order):
+            at = columns.index(key.field)
+            known = [r for r in rows if r[at] is not None]
+            rows = sorted(known, key=lambda r: r[at], reverse=key.descending) + [
+                r for r in rows if r[at] is None
+            ]
+        return rows[offset:] if limit is None else rows[offset : offset + limit]
+
+
+def plan_cells(
+    ctx: RequestContext,
+    contract: Contract,
+    *,
+    dimensions: tuple[str, ...],
+    measures: tuple[str, ...],
+    where: Filter | None,
+    geography: Level,
+    visible: tuple[str, ...] | None = None,
+    **paging: Any,
+) -> Plan:
+    """Authorise a logical query for the caller; inject its row obligations; pick the
+    disclosure control for each measure. Raises Forbidden at plan time, before any SQL."""
+    grant = ctx.trust.policy.grant(ctx.principal, contract.name, geography)
+    checks = [(d, "group") for d in dimensions]
+    checks += [(f, "read") for f in (*(visible if visible is not None else dimensions), *measures)]
+    checks += [(c.field, "filter") for c in walk(where)]
+    for field, action in checks:
+        decision = grant.decision(field, action)
+        if not decision.allowed:
+            raise Forbidden(
+                f"not allowed to {action} {contract.name}.{field}",
+                reason=decision.reason,
+                rule=decision.rule,
+            )
+    where = _with_obligations(where, grant)
+    exact = {m.name for m in contract.measures if grant.exact(m.name)}
+    disclosure = controlled_measures(contract, measures, exact)
+    for measure in list(disclosure):  # a follower needs its leader to know when to hide
+        leader = contract.measure(measure).suppressed_with
+        if leader and leader not in measures:
+            measures = (*measures, leader)
+            disclosure.update(controlled_measures(contract, (leader,), exact))
+    query = CellQuery(contract.name, dimensions, measures, where, geography, **paging)
+    if any(k.field in disclosure for k in query.order):
+        if query.partition is not None:
+            raise InvalidQuery(
+                "nested dataset fields cannot be ordered by a disclosure-controlled measure; "
+                "order by a dimension, or query the dataset at the root"
+            )
+        paged = (query.order, query.limit, query.offset)
+        unpaged = replace(query, order=(), limit=None, offset=0)
+        return Plan(unpaged, disclosure, contract, paged)
+    return Plan(query, disclosure, contract)
+
+
+def _with_obligations(where: Filter | None, grant: Grant) -> Filter | None:
+    rows = tuple(Cond(r.dimension, "eq", (r.value,)) for r in grant.row_filters)
+    if not rows:
+        return where
+    return And((*rows, where)) if where is not None else (rows[0] if len(rows) == 1 else And(rows))
+
+
+def cell_plan(
     ctx: RequestContext,
     contract: Contract,
     info: Any,
@@ -25,9 +112,9 @@ def cell_query(
     offset: int | None,
     partition: str | None = None,
     scope: Filter | None = None,
-) -> CellQuery:
-    """``partition`` groups by that dimension too and pages within each of its values
-    (one batched query for many parents); ``scope`` is an extra filter ANDed in."""
+) -> Plan:
+    """A dataset field's plan. ``partition`` groups by that dimension too and pages within
+    each of its values (one batched query for many parents); ``scope`` is ANDed in."""
     selected = selected_names(info)
     dimensions = tuple(
         d.name for d in contract.dimensions if d.name in selected or d.name == partition
@@ -36,23 +123,25 @@ def cell_query(
     where_filter = FilterBuilder(contract, ctx.trust.reference, geography).build(where)
     if scope is not None:
         where_filter = scope if where_filter is None else And((scope, where_filter))
-    visible = [d for d in dimensions if d != partition or d in selected]
-    return CellQuery(
-        dataset=contract.name,
+    visible = tuple(d for d in dimensions if d in selected)
+    return plan_cells(
+        ctx,
+        contract,
         dimensions=dimensions,
         measures=measures,
         where=where_filter,
         geography=geography,
+        visible=visible,
         order=order_keys(order_by, visible, measures, dimensions),
         limit=check_limit(ctx, limit),
         offset=check_offset(offset),
-        partition=partition if partition else None,
+        partition=partition,
     )
 
 
 def order_keys(
     order_by: list[Any] | None,
-    selected_dimensions: list[str],
+    selected: tuple[str, ...],
     measures: tuple[str, ...],
     all_dimensions: tuple[str, ...],
 ) -> tuple[OrderKey, ...]:
@@ -66,7 +155,7 @@ def order_keys(
                 "{area: DESC}]"
             )
         name, direction = chosen[0]
-        if name not in selected_dimensions and name not in measures:
+        if name not in selected and name not in measures:
             raise InvalidQuery(
                 f"orderBy[{position}] names '{name}', which the query does not select; "
                 "select it or order by a selected field"

@@ -20,7 +20,7 @@ from .common import AreaWhere, Dataset, Geography
 from .context import RequestContext
 from .filters import FilterBuilder
 from .labour_market import LabourMarket
-from .requests import cell_query
+from .requests import cell_plan
 
 PAGING_HELP = (
     "limit: rows per page (default 1,000; at most the server's maximum, 100,000 by "
@@ -124,12 +124,11 @@ class Model:
         ) -> Any:
             ctx: RequestContext = info.context
             model.bind(ctx.trust.reference)
-            query = cell_query(
+            plan = cell_plan(
                 ctx, contract, info, where=where, geography=geography,
                 order_by=order_by, limit=limit, offset=offset,
             )  # fmt: skip
-            rows = await ctx.trust.run(query, ctx.trace)
-            return model.cells(contract.name, query, rows)
+            return model.cells(contract.name, plan.query, await plan.run(ctx))
 
         resolve.__annotations__.update(
             where=types.where | None,
@@ -166,17 +165,16 @@ class Model:
             if loader is None:
 
                 async def load(codes: list[str]) -> list[list[Any]]:
-                    query = cell_query(
+                    plan = cell_plan(
                         ctx, contract, info, where=where, geography=level, order_by=order_by,
                         limit=limit, offset=offset, partition=partition,
                         scope=Cond(partition, "in", tuple(codes)),
                     )  # fmt: skip
-                    rows = await ctx.trust.run(query, ctx.trace)
-                    position = query.dimensions.index(partition)
+                    rows = await plan.run(ctx)
+                    position = plan.query.dimensions.index(partition)
                     groups: dict[str, list[Any]] = defaultdict(list)
-                    for row, cell in zip(
-                        rows, model.cells(contract.name, query, rows), strict=True
-                    ):
+                    cells = model.cells(contract.name, plan.query, rows)
+                    for row, cell in zip(rows, cells, strict=True):
                         groups[row[position]].append(cell)
                     return [groups.get(code, []) for code in codes]
 

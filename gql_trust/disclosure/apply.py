@@ -1,0 +1,82 @@
+"""Apply each measure's disclosure method to source rows, for callers who are not owners."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..contracts.model import Contract, Disclosure
+from .cell_key import perturb
+from .ten_five import ten_five
+
+
+@dataclass
+class DisclosureTally:
+    """Counts for `extensions.disclosure`: cells with a suppressed or perturbed value."""
+
+    suppressed: int = 0
+    perturbed: int = 0
+    methods: dict[str, str] = field(default_factory=dict)  # "dataset.measure" -> method
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"suppressed": self.suppressed, "perturbed": self.perturbed}
+
+
+def controlled_measures(
+    contract: Contract, measures: tuple[str, ...], exact: set[str]
+) -> dict[str, Disclosure]:
+    """The method to apply per selected measure the caller may not see exactly."""
+    return {
+        m: contract.measure(m).disclosure
+        for m in measures
+        if m not in exact and contract.measure(m).disclosure is not Disclosure.NONE
+    }
+
+
+def apply_disclosure(
+    contract: Contract,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    methods: dict[str, Disclosure],
+    tally: DisclosureTally,
+    cell_key_column: str,
+) -> list[tuple[Any, ...]]:
+    if not methods:
+        return rows
+    position = {name: i for i, name in enumerate(columns)}
+    key_at = position.get(cell_key_column)
+    followers = [
+        (position[m.name], position[m.suppressed_with])
+        for m in contract.measures
+        if m.suppressed_with and m.name in position and m.suppressed_with in position
+    ]
+    # A measure that follows another (mean pay follows employees) is only ever nulled with it.
+    following = {m.name for m in contract.measures if m.suppressed_with}
+    plan = [
+        (position[name], method)
+        for name, method in methods.items()
+        if name in position and name not in following
+    ]
+    for name, method in methods.items():
+        tally.methods[f"{contract.name}.{name}"] = method.value
+    controlled = []
+    for row in rows:
+        values = list(row)
+        suppressed = perturbed = False
+        for at, method in plan:
+            if values[at] is None:
+                continue
+            if method is Disclosure.TEN_FIVE:
+                values[at] = ten_five(values[at])
+                suppressed = suppressed or values[at] is None
+            elif method is Disclosure.CELL_KEY and key_at is not None:
+                values[at] = perturb(values[at], values[key_at] or 0)
+                perturbed = True
+        for at, leader in followers:
+            if values[leader] is None and values[at] is not None:
+                values[at] = None
+                suppressed = True
+        tally.suppressed += suppressed
+        tally.perturbed += perturbed
+        controlled.append(tuple(values))
+    return controlled

@@ -1,0 +1,100 @@
+"""Data-sharing agreements (policies/agreements.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Agreement:
+    id: str
+    title: str
+    parties: frozenset[str]
+    fields: frozenset[tuple[str, str]]  # (dataset, field); field "*" covers all
+    purposes: frozenset[str]
+    valid_from: date
+    valid_to: date
+    daily_cell_budget: int
+
+    def covers(self, dataset: str, field: str) -> bool:
+        return (dataset, field) in self.fields or (dataset, "*") in self.fields
+
+
+def load_agreements(path: Path) -> dict[str, Agreement]:
+    if not path.is_file():
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    agreements = {}
+    for index, item in enumerate(raw.get("agreements") or ()):
+        agreement = _agreement(item, f"{path}: agreements[{index}]")
+        agreements[agreement.id] = agreement
+    return agreements
+
+
+def _agreement(item: dict[str, Any], where: str) -> Agreement:
+    try:
+        fields = frozenset(
+            (dataset, field)
+            for dataset, names in (item["datasets"] or {}).items()
+            for field in names
+        )
+        agreement = Agreement(
+            id=str(item["id"]),
+            title=str(item.get("title", item["id"])),
+            parties=frozenset(item["parties"]),
+            fields=fields,
+            purposes=frozenset(item["purposes"]),
+            valid_from=_date(item["valid_from"]),
+            valid_to=_date(item["valid_to"]),
+            daily_cell_budget=int(item["daily_cell_budget"]),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"{where}: '{exc.args[0]}' is required") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    if agreement.valid_to < agreement.valid_from:
+        raise ConfigError(f"{where}: valid_to is before valid_from")
+    return agreement
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def agreement_problem(
+    agreement: Agreement | None,
+    *,
+    agreement_id: str | None,
+    dept: str | None,
+    purpose: str | None,
+    dataset: str,
+    field: str,
+    today: date,
+) -> str | None:
+    """Why the caller's agreement does not cover this use, or None when it does."""
+    if not agreement_id:
+        return f"{dataset}.{field} needs a data-sharing agreement; the token names none"
+    if agreement is None:
+        return f"agreement {agreement_id} is not known to this trust"
+    if dept not in agreement.parties:
+        return f"{dept or 'the public'} is not a party to agreement {agreement.id}"
+    if today < agreement.valid_from:
+        return f"agreement {agreement.id} is not valid until {agreement.valid_from.isoformat()}"
+    if today > agreement.valid_to:
+        return f"agreement {agreement.id} expired on {agreement.valid_to.isoformat()}"
+    if purpose not in agreement.purposes:
+        allowed = ", ".join(sorted(agreement.purposes))
+        return f"agreement {agreement.id} allows purposes {allowed}, not {purpose or 'none'}"
+    if not agreement.covers(dataset, field):
+        return f"agreement {agreement.id} does not cover {dataset}.{field}"
+    return None

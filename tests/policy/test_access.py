@@ -1,0 +1,240 @@
+"""Who may see what: the demo principals against every dataset field, on every path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import PRINCIPALS, TrustUnderTest
+from tests.oracle import Oracle
+
+
+async def ask(trust: TrustUnderTest, who: str, query: str) -> dict[str, Any]:
+    return await trust.query(query, who=who)
+
+
+def outcome(body: dict[str, Any]) -> str:
+    errors = body.get("errors") or []
+    if errors:
+        codes = {e["extensions"]["code"] for e in errors}
+        assert len(codes) == 1, errors
+        return codes.pop()
+    return "OK"
+
+
+MATRIX = [
+    # query, {principal: expected outcome}; principals not named are FORBIDDEN
+    ("{ vacancies(geography: COUNTRY) { vacancies } }", dict.fromkeys(PRINCIPALS, "OK")),
+    (
+        "{ claimants(geography: COUNTRY) { claimants } }",
+        {
+            "dwp": "OK",
+            "dwp-no-agreement": "OK",
+            "dwp-wrong-purpose": "OK",
+            "hmrc": "OK",
+            "dfe": "OK",
+        },
+    ),
+    (
+        "{ claimants { area { code } claimants } }",
+        {
+            "dwp": "OK",
+            "dwp-no-agreement": "OK",
+            "dwp-wrong-purpose": "OK",
+            "hmrc": "OK",
+            "la": "OK",
+        },
+    ),
+    (
+        "{ claimants(geography: REGION) { disability claimants } }",
+        {"dwp": "OK", "dwp-no-agreement": "OK", "dwp-wrong-purpose": "OK", "dfe": "OK"},
+    ),
+    (
+        "{ claimants(geography: REGION, where: {disability: {eq: true}}) { claimants } }",
+        {"dwp": "OK", "dwp-no-agreement": "OK", "dwp-wrong-purpose": "OK", "dfe": "OK"},
+    ),
+    (
+        "{ payrolledEmployees(geography: REGION) { employees } }",
+        {
+            "dwp": "OK",
+            "dwp-no-agreement": "OK",
+            "dwp-wrong-purpose": "OK",
+            "hmrc": "OK",
+            "dfe": "OK",
+        },
+    ),
+    (
+        "{ payrolledEmployees { sector { code } employees } }",
+        {"dwp": "OK", "dwp-no-agreement": "OK", "dwp-wrong-purpose": "OK", "hmrc": "OK"},
+    ),
+    (
+        "{ payrolledEmployees(geography: COUNTRY) { meanMonthlyPay } }",
+        {"dwp": "OK", "hmrc": "OK"},
+    ),
+    (
+        "{ labourMarket(geography: REGION) { period claimants } }",
+        {
+            "dwp": "OK",
+            "dwp-no-agreement": "OK",
+            "dwp-wrong-purpose": "OK",
+            "hmrc": "OK",
+            "dfe": "OK",
+        },
+    ),
+    (
+        "{ labourMarket(geography: COUNTRY) { claimantsPerThousandEmployees } }",
+        {
+            "dwp": "OK",
+            "dwp-no-agreement": "OK",
+            "dwp-wrong-purpose": "OK",
+            "hmrc": "OK",
+            "dfe": "OK",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+@pytest.mark.parametrize(("query", "expected"), MATRIX)
+async def test_access_matrix(
+    duckdb_trust: TrustUnderTest, who: str, query: str, expected: dict[str, str]
+) -> None:
+    body = await ask(duckdb_trust, who, query)
+    want = expected.get(who, "FORBIDDEN")
+    assert outcome(body) == want, body
+    if want == "FORBIDDEN":
+        (error,) = body["errors"]
+        field = error["path"][0]
+        assert body["data"] == {field: None}
+        assert error["extensions"]["reason"]
+
+
+async def test_denial_names_the_agreement_problem(duckdb_trust: TrustUnderTest) -> None:
+    query = "{ payrolledEmployees(geography: COUNTRY) { meanMonthlyPay } }"
+    missing = await ask(duckdb_trust, "dwp-no-agreement", query)
+    assert "needs a data-sharing agreement" in missing["errors"][0]["extensions"]["reason"]
+    assert missing["errors"][0]["extensions"]["rule"] == "pay-needs-agreement"
+    wrong = await ask(duckdb_trust, "dwp-wrong-purpose", query)
+    assert "not marketing" in wrong["errors"][0]["extensions"]["reason"]
+
+
+async def test_denied_field_leaves_the_rest_intact(duckdb_trust: TrustUnderTest) -> None:
+    body = await ask(
+        duckdb_trust,
+        "public",
+        "{ secret: claimants { claimants } "
+        "  open: vacancies(geography: COUNTRY) { area { code } vacancies } sectors { code } }",
+    )
+    assert body["data"]["secret"] is None
+    assert len(body["data"]["open"]) == 3 and len(body["data"]["sectors"]) == 21
+    assert [e["path"] for e in body["errors"]] == [["secret"]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ a: claimants(geography: COUNTRY) { n: claimants } }",
+        "{ ...Q } fragment Q on Query { claimants(geography: COUNTRY) { ...C } } "
+        "fragment C on ClaimantsCell { claimants }",
+        "{ ... on Query { claimants(geography: COUNTRY) { ... on ClaimantsCell { claimants } } } }",
+        '{ area(code: "E92000001") { claimants { claimants } } }',
+        '{ sectors { code name } area(code: "E92000001") { parent { code } children { '
+        "claimants { claimants } } } }",
+        "{ labourMarket(geography: COUNTRY) { vacanciesPerClaimant } }",
+    ],
+)
+async def test_every_path_is_enforced(duckdb_trust: TrustUnderTest, query: str) -> None:
+    body = await ask(duckdb_trust, "public", query)
+    assert body["errors"]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    assert "claimants" not in str(body["data"]).replace("'claimants': None", "")
+
+
+async def test_filtering_on_a_hidden_field_is_denied(duckdb_trust: TrustUnderTest) -> None:
+    body = await ask(
+        duckdb_trust,
+        "hmrc",
+        '{ claimants(geography: COUNTRY, where: {or: [{sex: {eq: "F"}}, '
+        "{not: {disability: {eq: false}}}]}) { claimants } }",
+    )
+    assert outcome(body) == "FORBIDDEN"
+    assert body["errors"][0]["extensions"]["rule"] == "hmrc-never-by-disability"
+
+
+async def test_la_officer_sees_only_its_own_authority(duckdb_trust: TrustUnderTest) -> None:
+    own = await ask(duckdb_trust, "la", "{ claimants { area { code } period claimants } }")
+    assert {c["area"]["code"] for c in own["data"]["claimants"]} == {"E08000025"}
+    other = await ask(
+        duckdb_trust,
+        "la",
+        '{ claimants(where: {areaCode: {ne: "E08000025"}}) { claimants } '
+        '  area(code: "E08000003") { claimants { claimants } } }',
+    )
+    assert other["data"] == {"claimants": [{"claimants": 0}], "area": {"claimants": []}}
+    regional = await ask(duckdb_trust, "la", "{ claimants(geography: REGION) { claimants } }")
+    assert "LOCAL_AUTHORITY only" in regional["errors"][0]["extensions"]["reason"]
+
+
+async def test_owner_gets_exact_counts_and_others_perturbed(duckdb_trust: TrustUnderTest) -> None:
+    query = (
+        '{ claimants(where: {period: {eq: "2025-06"}}) { area { code } ageBand sex claimants } }'
+    )
+    exact = await ask(duckdb_trust, "dwp", query)
+    perturbed = await ask(duckdb_trust, "hmrc", query)
+    again = await ask(duckdb_trust, "hmrc", query)
+    oracle = Oracle(duckdb_trust.directory, None)
+    truth = {
+        (a, b, s): n
+        for a, b, s, n in await oracle.claimants(
+            "SELECT area_code, age_band, sex, count(DISTINCT claimant_id) FROM claimants "
+            "WHERE month = DATE '2025-06-01' GROUP BY 1, 2, 3",
+            "LOCAL_AUTHORITY",
+        )
+    }
+    key = lambda c: (c["area"]["code"], c["ageBand"], c["sex"])  # noqa: E731
+    assert {key(c): c["claimants"] for c in exact["data"]["claimants"]} == truth
+    assert "extensions" not in exact or exact["extensions"]["disclosure"]["perturbed"] == 0
+    published = {key(c): c["claimants"] for c in perturbed["data"]["claimants"]}
+    assert published.keys() == truth.keys()
+    assert perturbed["data"] == again["data"]  # the same cell, the same value
+    assert all(abs(published[k] - truth[k]) <= 3 and published[k] not in (1, 2) for k in truth)
+    assert any(published[k] != truth[k] for k in truth)
+    assert perturbed["extensions"]["disclosure"]["perturbed"] == len(truth)
+
+
+async def test_non_owner_gets_ten_five_and_pay_follows_suppression(
+    duckdb_trust: TrustUnderTest,
+) -> None:
+    query = (
+        '{ payrolledEmployees(where: {period: {eq: "2026-03"}, areaCode: {eq: "E09000001"}}) '
+        "{ sector { code } ageBand sex employees meanMonthlyPay } }"
+    )
+    exact = (await ask(duckdb_trust, "hmrc", query))["data"]["payrolledEmployees"]
+    body = await ask(duckdb_trust, "dwp", query)
+    controlled = body["data"]["payrolledEmployees"]
+    assert len(exact) == len(controlled) > 0
+    suppressed = 0
+    for truth, seen in zip(exact, controlled, strict=True):
+        if truth["employees"] < 10:
+            suppressed += 1
+            assert seen["employees"] is None and seen["meanMonthlyPay"] is None
+        else:
+            assert seen["employees"] % 5 == 0 and abs(seen["employees"] - truth["employees"]) <= 2
+            assert seen["meanMonthlyPay"] == pytest.approx(truth["meanMonthlyPay"])
+    assert suppressed > 0, "the demo data should have small cells here"
+    assert body["extensions"]["disclosure"]["suppressed"] == suppressed
+
+
+async def test_rates_use_the_published_inputs(duckdb_trust: TrustUnderTest) -> None:
+    query = (
+        "{ labourMarket(geography: REGION) { period area { code } claimants employees "
+        "claimantsPerThousandEmployees } }"
+    )
+    rows = (await ask(duckdb_trust, "dfe", query))["data"]["labourMarket"]
+    for row in rows:
+        if row["claimants"] is not None and row["employees"]:
+            assert row["claimantsPerThousandEmployees"] == pytest.approx(
+                1000 * row["claimants"] / row["employees"], abs=1e-4
+            )
+            assert row["employees"] % 5 == 0
