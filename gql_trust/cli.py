@@ -156,12 +156,16 @@ DEMO_TOKEN_TTL_S = 12 * 3600
 def _print_demo_tokens(auth: AuthConfig | None, url: str) -> None:
     """Example tokens (valid 12 hours) for the demo principals, with a curl line each."""
     if auth is None or auth.signing_key_path is None:
-        console.print("No [auth] signing key in the settings: only public access is possible.")
+        console.print(
+            "No [auth] signing key in the settings: only public access is possible.", markup=False
+        )
         return
+    console.print("Demo tokens (valid 12 hours); without one you are the public.")
     console.print(
-        "Demo tokens (valid 12 hours). In GraphiQL put "
-        '{"Authorization": "Bearer <token>"} in the Headers tab; without one you are public.',
+        'In GraphiQL, put {"Authorization": "Bearer <token>"} in the Headers tab.',
         markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
     for label, sub, dept, role, purpose, agreement, area, query in DEMO_PRINCIPALS:
         token = mint_token(
@@ -272,9 +276,9 @@ def check(config: Path | None) -> None:
 
     states = asyncio.run(reach())
     for name, contract in sorted(trust.contracts.items()):
-        console.print(f"contract {name}: ok ({contract.path})")
+        console.print(f"contract {name}: ok ({contract.path})", markup=False)
     for name, state in sorted(states.items()):
-        console.print(f"source {name}: {state}")
+        console.print(f"source {name}: {state}", markup=False)
     if any(state != "ok" for state in states.values()):
         _fail(
             "some sources cannot be reached: "
@@ -295,7 +299,7 @@ def assets_fetch() -> None:
     with console.status("fetching GraphiQL assets with npm"):
         files = graphiql.fetch_assets()
     for path in files:
-        console.print(f"installed {path}")
+        console.print(f"installed {path}", markup=False)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,30 @@ class SourceCall:
 
     source: str
     dataset: str
+    dialect: str
     sql: str
     rows: int
     ms: float
+    predicates: tuple[str, ...] = ()  # injected by policy, e.g. the caller's own area
+
+
+@dataclass(frozen=True)
+class Denial:
+    dataset: str
+    field: str
+    action: str
+    rule: str | None
+    reason: str
 
 
 @dataclass
 class RequestTrace:
+    """What a request read, was refused and released: for explain and the ledger."""
+
     calls: list[SourceCall] = field(default_factory=list)
+    fields_read: dict[str, set[str]] = field(default_factory=dict)
+    denials: list[Denial] = field(default_factory=list)
+    cells: int = 0  # non-null result cells released
 
 
 class Trust:
@@ -84,7 +100,10 @@ class Trust:
         )
 
     async def run(
-        self, query: CellQuery, trace: RequestTrace | None = None
+        self,
+        query: CellQuery,
+        trace: RequestTrace | None = None,
+        predicates: tuple[str, ...] = (),
     ) -> list[tuple[Any, ...]]:
         """Compile (cached by shape), bind the values and fetch from the source."""
         contract = self.contracts[query.dataset]
@@ -95,7 +114,15 @@ class Trust:
         if trace is not None:
             elapsed = (time.perf_counter() - started) * 1000
             trace.calls.append(
-                SourceCall(source.name, contract.name, compiled.sql, len(rows), elapsed)
+                SourceCall(
+                    source.name,
+                    contract.name,
+                    compiled.dialect,
+                    compiled.sql,
+                    len(rows),
+                    elapsed,
+                    predicates,
+                )
             )
         return rows
 
@@ -131,4 +158,4 @@ class Trust:
         return dict(zip(names, results, strict=True))
 
 
-__all__ = ["RequestTrace", "SourceCall", "SourceUnavailable", "Trust"]
+__all__ = ["Denial", "RequestTrace", "SourceCall", "SourceUnavailable", "Trust"]

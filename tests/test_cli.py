@@ -216,6 +216,21 @@ def test_an_unreachable_postgres_source_is_named_not_dumped(
         assert leaked not in result.output
 
 
+def test_a_contract_whose_source_is_not_configured_says_what_to_add(
+    duckdb_trust_dir: Path, tmp_path: Path
+) -> None:
+    settings = demo_settings(duckdb_trust_dir, tmp_path / "trust")
+    del settings["sources"]["dwp"]
+    config = write_toml(tmp_path / "trust" / "gql-trust.toml", settings)
+
+    result = invoke("check", "--config", config)
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "claimants.yaml" in line
+    assert "[sources.dwp]" in line  # printed literally, not eaten as console markup
+    assert str(config) in line
+
+
 # ---- demo-data ------------------------------------------------------------------------------
 
 

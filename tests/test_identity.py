@@ -228,6 +228,17 @@ def _tampered(token: str) -> str:
     return f"{header}.{forged}.{signature}"
 
 
+def _signed_payload(keys: dict[str, tuple[Path, str]], payload: bytes) -> str:
+    private = serialization.load_pem_private_key(keys["ec-new"][0].read_bytes(), password=None)
+    return jwt.api_jws.encode(payload, private, algorithm="ES256", headers={"kid": "ec-new"})  # type: ignore[arg-type]
+
+
+def _no_kid(keys: dict[str, tuple[Path, str]]) -> str:
+    private = serialization.load_pem_private_key(keys["ec-new"][0].read_bytes(), password=None)
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(NOW) + 60}
+    return jwt.encode(claims, private, algorithm="ES256")  # type: ignore[arg-type]
+
+
 def bad_tokens(keys: dict[str, tuple[Path, str]]) -> list[tuple[str, str, str]]:
     """(case, Authorization header, the message it must give)."""
     good = raw_token(keys)
@@ -269,6 +280,14 @@ def bad_tokens(keys: dict[str, tuple[Path, str]]) -> list[tuple[str, str, str]]:
             "token algorithm is not accepted",
         ),
         ("unknown kid", bearer(raw_token(keys, kid="stranger")), "unknown signing key"),
+        ("no kid", bearer(_no_kid(keys)), "unknown signing key"),
+        (
+            "signed non-JSON payload",
+            bearer(_signed_payload(keys, b"not json")),
+            "token is malformed",
+        ),
+        ("sub not a string", bearer(raw_token(keys, sub=42)), "token claim 'sub' must be"),
+        ("empty sub", bearer(raw_token(keys, sub="")), "token claim 'sub' must be"),
         ("tampered payload", bearer(_tampered(good)), "token signature is invalid"),
         (
             "roles not a list",

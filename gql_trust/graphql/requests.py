@@ -13,6 +13,7 @@ from ..planner.query import walk
 from ..planner.sql import CELL_KEY
 from ..policy import Grant
 from ..reference import Level
+from ..trust import Denial
 from .context import RequestContext
 from .filters import FilterBuilder
 from .selection import selected_names
@@ -25,14 +26,16 @@ class Plan:
     query: CellQuery
     disclosure: dict[str, Disclosure]  # measure -> method, for measures not seen exactly
     contract: Contract
+    predicates: tuple[str, ...] = ()  # policy row obligations, described for explain
     page_after_disclosure: tuple[tuple[OrderKey, ...], int | None, int] | None = None
 
     async def run(self, ctx: RequestContext) -> list[tuple[Any, ...]]:
-        rows = await ctx.trust.run(self.query, ctx.trace)
+        rows = await ctx.trust.run(self.query, ctx.trace, self.predicates)
         columns = self.query.dimensions + self.query.measures + (CELL_KEY,)
         rows = apply_disclosure(
             self.contract, columns, rows, self.disclosure, ctx.disclosure, CELL_KEY
         )
+        ctx.trace.cells += _released(rows, len(self.query.dimensions), len(self.query.measures))
         if self.page_after_disclosure is None:
             return rows
         # Ordered by a published value: sorting exact values in the source would leak
@@ -67,12 +70,17 @@ def plan_cells(
     for field, action in checks:
         decision = grant.decision(field, action)
         if not decision.allowed:
+            ctx.trace.denials.append(
+                Denial(contract.name, field, action, decision.rule, decision.reason)
+            )
             raise Forbidden(
                 f"not allowed to {action} {contract.name}.{field}",
                 reason=decision.reason,
                 rule=decision.rule,
             )
+    ctx.trace.fields_read.setdefault(contract.name, set()).update(f for f, _ in checks)
     where = _with_obligations(where, grant)
+    predicates = tuple(f"{r.dimension} = '{r.value}' (rule {r.rule})" for r in grant.row_filters)
     exact = {m.name for m in contract.measures if grant.exact(m.name)}
     disclosure = controlled_measures(contract, measures, exact)
     for measure in list(disclosure):  # a follower needs its leader to know when to hide
@@ -89,8 +97,15 @@ def plan_cells(
             )
         paged = (query.order, query.limit, query.offset)
         unpaged = replace(query, order=(), limit=None, offset=0)
-        return Plan(unpaged, disclosure, contract, paged)
-    return Plan(query, disclosure, contract)
+        return Plan(unpaged, disclosure, contract, predicates, paged)
+    return Plan(query, disclosure, contract, predicates)
+
+
+def _released(rows: list[tuple[Any, ...]], dimensions: int, measures: int) -> int:
+    """Cells with at least one published (non-null) measure."""
+    if measures == 0:
+        return len(rows)
+    return sum(1 for r in rows if any(v is not None for v in r[dimensions : dimensions + measures]))
 
 
 def _with_obligations(where: Filter | None, grant: Grant) -> Filter | None:
