@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from ..errors import TrustError
+from .explain import Explain
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -32,4 +33,5 @@ def schema_extensions() -> list[Callable[[], SchemaExtension]]:
     return [
         lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
         DisclosureReport,
+        Explain,
     ]

@@ -2,6 +2,7 @@
 
 agreement / no-agreement     the caller's agreement does / does not cover this use
 not-owner                    the caller's department does not own the dataset
+authenticated                the caller presented a verified token
 geography>=LEVEL             the query's geography is LEVEL or coarser
 geography=LEVEL              the query's geography is exactly LEVEL
 rows:area                    obligation: only rows of the caller's `area` claim
@@ -27,6 +28,7 @@ class Subject:
     purpose: str | None
     agreement_id: str | None
     area: str | None
+    authenticated: bool
     owner: str
     dataset: str
     field: str
@@ -60,6 +62,10 @@ def _term(subject: Subject, rule: str, term: str) -> bool:
         if term == "no-agreement" and problem:
             subject.failures.append((rule, problem))  # explains the deny that follows
         return (problem is None) == (term == "agreement")
+    if term == "authenticated":
+        if not subject.authenticated:
+            subject.failures.append((rule, "only authenticated callers may use this"))
+        return subject.authenticated
     if term == "not-owner":
         return subject.dept != subject.owner
     if term.startswith("geography"):

@@ -116,6 +116,7 @@ class PolicyEngine:
                 purpose=principal.purpose,
                 agreement_id=principal.agreement,
                 area=principal.area,
+                authenticated=principal.authenticated,
                 owner=owner,
                 dataset=dataset,
                 field=field,
