@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,11 +19,15 @@ from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
 from . import graphiql
+from .catalog_page import render_catalog
 from .config import CONFIG_ENV, Settings, load_settings
-from .errors import Unauthenticated
+from .errors import LedgerUnavailable, Unauthenticated
 from .graphql import build_schema
 from .graphql.context import RequestContext
 from .identity import PUBLIC, authenticate
+from .ledger import Ledger
+from .ledger.gate import LedgerGate, capture
+from .metrics import Metrics, MetricsMiddleware
 from .trust import Trust
 
 
@@ -30,7 +35,12 @@ class TrustGraphQL(GraphQL):
     """Strawberry's ASGI view, with the trust as context and GraphiQL served locally."""
 
     def __init__(self, trust: Trust, **kwargs: Any) -> None:
-        super().__init__(build_schema(tuple(trust.contracts.values())), **kwargs)
+        schema = build_schema(
+            tuple(trust.contracts.values()),
+            trust.settings.limits,
+            federation=trust.settings.federation,
+        )
+        super().__init__(schema, **kwargs)
         self.trust = trust
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:  # type: ignore[override]
@@ -42,17 +52,39 @@ class TrustGraphQL(GraphQL):
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql.render_page(graphql_path="/graphql", static_prefix="/static"))
 
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Any,
+        root_value: Any,
+        request_data: Any,
+    ) -> Any:
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        # The ledger gate around the route records it before the response leaves.
+        capture(request, request_data, context, result)
+        return result
+
 
 def create_app(settings: Settings) -> Starlette:
     trust = Trust.from_settings(settings)
     graphql_app = TrustGraphQL(trust, allow_queries_via_get=False)
+    ledger = Ledger.from_config(settings.ledger)
+    ledger_gate = LedgerGate(
+        ledger, lambda: {a.id: a.daily_cell_budget for a in trust.policy.agreements.values()}
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await trust.start()
+        await _start_ledger(ledger)
         try:
             yield
         finally:
+            await ledger.close()
             await trust.close()
 
     async def healthz(request: Request) -> Response:
@@ -67,10 +99,16 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse(body, status_code=503 if failing else 200)
 
     async def graphql_route(request: Request) -> Response:
+        # Every request is in the ledger before its response leaves (or it gets a 503).
+        return await ledger_gate.guard(request, serve_graphql)
+
+    async def serve_graphql(request: Request) -> Response:
         # A browser asking for the page gets GraphiQL, even with ?query= in its URL
         # (which pre-fills the editor); queries themselves are only accepted by POST.
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             return await graphql_app.render_graphql_ide(request)
+        if await _too_large(request, settings.limits.max_body_bytes):
+            return _payload_too_large(settings.limits.max_body_bytes)
         try:
             request.state.principal = authenticate(
                 request.headers.get("authorization"), settings.auth
@@ -83,9 +121,15 @@ def create_app(settings: Settings) -> Starlette:
             return PlainTextResponse(exc.reason, status_code=exc.status_code)
 
     async def home(request: Request) -> Response:
-        return HTMLResponse(_home_page(trust))
+        return HTMLResponse(await render_catalog(trust))
 
-    middleware = []
+    metrics = Metrics(trust)
+
+    async def metrics_route(request: Request) -> Response:
+        body, content_type = await metrics.render(request.headers.get("accept", ""))
+        return Response(body, headers={"Content-Type": content_type})
+
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
     if settings.server.cors_origins:
         middleware.append(
             Middleware(
@@ -100,6 +144,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/", home),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_route),
             Route("/graphql", graphql_route, methods=["GET", "POST"]),
             Mount("/static", StaticFiles(directory=graphiql.STATIC_DIR), name="static"),
         ],
@@ -107,7 +152,18 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.trust = trust
+    app.state.ledger = ledger
+    app.state.metrics = metrics
     return app
+
+
+async def _start_ledger(ledger: Ledger) -> None:
+    """A ledger that cannot open yet does not stop the server: it retries on each
+    request, and until it can write, `/graphql` answers 503 with no data."""
+    try:
+        await ledger.start()
+    except LedgerUnavailable:
+        logging.getLogger("gql_trust.ledger").exception("the ledger is not available yet")
 
 
 def create_app_from_env() -> Starlette:
@@ -123,17 +179,25 @@ def _unauthenticated(exc: Unauthenticated) -> Response:
     )
 
 
-def _home_page(trust: Trust) -> str:
-    from html import escape
+async def _too_large(request: Request, limit: int) -> bool:
+    """Refuse oversized bodies before parsing: by Content-Length, then by what arrives."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return True
+    received = 0
+    chunks = []
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            return True
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # Starlette reuses a body already read
+    return False
 
-    items = "".join(
-        f"<li><strong>{escape(c.title)}</strong> ({escape(c.owner)}): "
-        f"<code>{escape(c.name)}</code></li>"
-        for c in trust.contracts.values()
-    )
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        "<title>Labour Market Data Trust</title></head><body>"
-        "<h1>Labour Market Data Trust</h1><ul>"
-        f"{items}</ul><p><a href=/graphql>Open GraphiQL</a></p></body></html>"
+
+def _payload_too_large(limit: int) -> Response:
+    message = f"request body is larger than {limit:,} bytes; send a smaller query"
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+        status_code=413,
     )

@@ -245,17 +245,34 @@ def token(
 
 @main.command()
 @click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
-def schema(config: Path | None) -> None:
-    """Print the GraphQL schema (SDL) generated from the dataset contracts."""
-    click.echo(schema_sdl(config), nl=False)
+@click.option(
+    "--federation",
+    is_flag=True,
+    help="Print the Federation v2 subgraph SDL instead (what `_service { sdl }` returns: "
+    "@link and @key directives), for composing with a gateway.",
+)
+def schema(config: Path | None, federation: bool) -> None:
+    """Print the GraphQL schema the server serves (SDL), generated from the dataset contracts.
+
+    Without --federation: the complete schema as introspection shows it, valid for any
+    GraphQL tool (code generators, linters); schema/schema.graphql is this output."""
+    click.echo(schema_sdl(config, federation=federation), nl=False)
 
 
-def schema_sdl(config: Path | None = None) -> str:
+def schema_sdl(config: Path | None = None, *, federation: bool = False) -> str:
     from .contracts import load_contracts
     from .graphql import build_schema
+    from .graphql.federation import complete_sdl
 
-    directory = load_settings(config).contracts_dir if config else bundled_dir("schema")
-    return build_schema(load_contracts(directory)).as_str() + "\n"
+    settings = load_settings(config) if config else None
+    built = build_schema(
+        load_contracts(settings.contracts_dir if settings else bundled_dir("schema")),
+        settings.limits if settings else None,
+        federation=settings.federation if settings else None,
+    )
+    if federation:
+        return built.as_str() + "\n"
+    return complete_sdl(built._schema)  # the GraphQLSchema Strawberry serves
 
 
 @main.command()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
 from .identity import AuthConfig, auth_from_dict
+from .ledger.config import LedgerConfig, ledger_from_dict
 
 SourceKind = Literal["duckdb", "postgres"]
 FileFormat = Literal["parquet", "csv"]
@@ -48,6 +49,44 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """Operation limits (docs/limits.md explains each default)."""
+
+    max_depth: int = 8
+    max_aliases: int = 15
+    max_tokens: int = 2_000
+    max_root_fields: int = 10
+    max_directives_per_field: int = 5
+    max_cells: int = 1_000_000  # estimated cells a whole query may return
+    max_periods: int = 240  # assumed period cardinality for the cell estimate
+    max_in_values: int = 10_000
+    max_body_bytes: int = 1_000_000
+    max_batch: int = 0  # batched operations per request; 0 = batching off
+    introspection: Literal["all", "authenticated", "none"] = "all"
+    parser_cache: int = 1_024
+    validation_cache: int = 1_024
+    request_timeout_s: float = 30.0
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "demo": {},
+    "production": {"introspection": "authenticated"},
+}
+
+# Federation `@link` versions Strawberry can declare; gateways may accept fewer
+# (@theguild/federation-composition 0.27 composes up to 2.9).
+FEDERATION_VERSIONS = tuple(f"2.{minor}" for minor in range(12))
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    """[federation]: the subgraph's declared Federation version and entity limits."""
+
+    version: str = "2.9"
+    max_representations: int = 1_000  # per `_entities` call
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     sources: dict[str, SourceConfig]
@@ -57,6 +96,9 @@ class Settings:
     policies_dir: Path
     server: ServerConfig = field(default_factory=ServerConfig)
     auth: AuthConfig | None = None  # [auth]: token issuer, audience and keys; None = public only
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)  # [ledger]: where entries go
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    federation: FederationConfig = field(default_factory=FederationConfig)
 
 
 def bundled_dir(name: str) -> Path:
@@ -115,7 +157,9 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, path: Path | None = 
         cors_origins=tuple(server_raw.get("cors_origins", ())),
     )
     contracts = raw.get("contracts") or {}
+    limits = _limits(raw, where)
     return Settings(
+        limits=limits,
         path=path,
         sources=sources,
         areas_csv=areas_csv,
@@ -126,6 +170,8 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, path: Path | None = 
         else bundled_dir("policies"),
         server=server,
         auth=auth_from_dict(raw.get("auth"), resolve, where),
+        ledger=ledger_from_dict(raw.get("ledger"), resolve, where),
+        federation=_federation(raw.get("federation") or {}, where),
     )
 
 
@@ -163,3 +209,50 @@ def _source(name: str, body: dict[str, Any], resolve: Any, where: str) -> Source
             statement_timeout_s=float(body.get("statement_timeout_s", 30.0)),
         )
     raise ConfigError(f"{where}: [sources.{name}] has kind {kind!r}; use 'duckdb' or 'postgres'")
+
+
+def _limits(raw: dict[str, Any], where: str) -> LimitsConfig:
+    """[limits], on top of the defaults of [server] profile ("demo" or "production")."""
+    profile = (raw.get("server") or {}).get("profile", "demo")
+    if profile not in PROFILES:
+        raise ConfigError(f"{where}: [server] profile {profile!r}; use one of {sorted(PROFILES)}")
+    values = {**PROFILES[profile], **(raw.get("limits") or {})}
+    known = {f.name: f for f in fields(LimitsConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: [limits] has unknown keys {unknown}; known: {sorted(known)}")
+    if values.get("introspection", "all") not in ("all", "authenticated", "none"):
+        raise ConfigError(f"{where}: [limits] introspection must be all, authenticated or none")
+    try:
+        typed = {
+            name: value if name == "introspection" else type(getattr(LimitsConfig, name))(value)
+            for name, value in values.items()
+        }
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: [limits] {exc}") from exc
+    return LimitsConfig(**typed)
+
+
+def _federation(raw: dict[str, Any], where: str) -> FederationConfig:
+    unknown = sorted(set(raw) - {"version", "max_representations"})
+    if unknown:
+        raise ConfigError(
+            f"{where}: [federation] has unknown keys {unknown}; known: "
+            "['max_representations', 'version']"
+        )
+    version = raw.get("version", FederationConfig.version)
+    if not isinstance(version, str):
+        raise ConfigError(
+            f'{where}: [federation] version must be a string such as "2.9" (quoted: '
+            "as a TOML number 2.10 would read as 2.1)"
+        )
+    if version not in FEDERATION_VERSIONS:
+        raise ConfigError(
+            f"{where}: [federation] version {version!r} is not a Federation v2 version; use one "
+            f"of {list(FEDERATION_VERSIONS)} (gateways built on federation-composition 0.27 "
+            "accept up to 2.9)"
+        )
+    most = raw.get("max_representations", FederationConfig.max_representations)
+    if not isinstance(most, int) or isinstance(most, bool) or most < 1:
+        raise ConfigError(f"{where}: [federation] max_representations must be a positive integer")
+    return FederationConfig(version=version, max_representations=most)

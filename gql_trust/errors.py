@@ -45,6 +45,12 @@ class Forbidden(TrustError):
     code = "FORBIDDEN"
 
 
+class NotFound(TrustError):
+    """The caller named something that does not exist, e.g. an unknown area code."""
+
+    code = "NOT_FOUND"
+
+
 class SourceUnavailable(TrustError):
     """A departmental source could not be reached or failed while answering."""
 
@@ -55,3 +61,15 @@ class SourceTimeout(TrustError):
     """A departmental source took longer than its statement timeout."""
 
     code = "SOURCE_TIMEOUT"
+
+
+class LedgerUnavailable(TrustError):
+    """The extraction ledger cannot record the request, so nothing is released (HTTP 503)."""
+
+    code = "LEDGER_UNAVAILABLE"
+
+
+class BudgetExceeded(TrustError):
+    """Releasing the result would exceed the agreement's daily cell budget: no data."""
+
+    code = "EXTRACTION_BUDGET_EXCEEDED"

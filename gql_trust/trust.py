@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import Settings
 from .contracts import Contract, load_contracts
-from .errors import ConfigError, SourceUnavailable, TrustError
+from .errors import ConfigError, SourceTimeout, SourceUnavailable, TrustError
 from .planner import CellQuery, Compiled, compile_coverage, compile_query
 from .policy import PolicyEngine
 from .reference import Reference, load_reference
@@ -104,13 +104,26 @@ class Trust:
         query: CellQuery,
         trace: RequestTrace | None = None,
         predicates: tuple[str, ...] = (),
+        timeout: float | None = None,
     ) -> list[tuple[Any, ...]]:
         """Compile (cached by shape), bind the values and fetch from the source."""
         contract = self.contracts[query.dataset]
         compiled = self.compile(query.shape())
         source = self.source_for(contract)
         started = time.perf_counter()
-        rows = await source.fetch(compiled.sql, query.params())
+        try:
+            rows = await source.fetch(compiled.sql, query.params(), timeout)
+        except SourceTimeout as exc:
+            raise SourceTimeout(
+                f"{contract.name}: its source did not answer in time; try a narrower query",
+                dataset=contract.name,
+            ) from exc
+        except SourceUnavailable as exc:
+            raise SourceUnavailable(
+                f"{contract.name} is unavailable: its source '{source.name}' cannot be read "
+                "right now",
+                dataset=contract.name,
+            ) from exc
         if trace is not None:
             elapsed = (time.perf_counter() - started) * 1000
             trace.calls.append(

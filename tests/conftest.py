@@ -131,6 +131,7 @@ async def _running(kind: str, directory: Path, pg_dsn: str | None) -> AsyncItera
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield TrustUnderTest(kind, directory, settings, client, app, pg_dsn)
     await app.state.trust.close()
+    await app.state.ledger.close()  # started on first use: no lifespan here
 
 
 @pytest.fixture(scope="session")

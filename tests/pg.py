@@ -33,27 +33,48 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ThrowawayServer:
+    """A PostgreSQL cluster in a temporary folder that a test can stop and start again."""
+
+    def __init__(self) -> None:
+        self.as_root = os.geteuid() == 0
+        self.base = Path(tempfile.mkdtemp(prefix="gql-trust-pg-"))
+        self.data = self.base / "data"
+        if self.as_root:
+            shutil.chown(self.base, "postgres")
+            self.base.chmod(0o755)
+        self.port = _free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._run(
+            _binary("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync"
+        )
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        subprocess.run([*prefix, *args], check=True, capture_output=True)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -h 127.0.0.1 -c fsync=off"
+        log = str(self.base / "log")
+        self._run(_binary("pg_ctl"), "-D", str(self.data), "-w", "-l", log, "-o", options, "start")
+
+    def stop(self) -> None:
+        self._run(_binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def throwaway_server() -> Iterator[str]:
-    as_root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    base = Path(tempfile.mkdtemp(prefix="gql-trust-pg-"))
-    data = base / "data"
-    if as_root:
-        shutil.chown(base, "postgres")
-        base.chmod(0o755)
-    port = _free_port()
-    run = lambda *args: subprocess.run([*prefix, *args], check=True, capture_output=True)  # noqa: E731
-    run(_binary("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync")
-    run(
-        _binary("pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-        f"-p {port} -k {base} -h 127.0.0.1 -c fsync=off", "start",
-    )  # fmt: skip
+    server = ThrowawayServer()
+    server.start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield server.dsn
     finally:
-        run(_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(base, ignore_errors=True)
+        server.remove()
 
 
 @contextlib.contextmanager

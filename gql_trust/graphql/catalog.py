@@ -2,64 +2,61 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from strawberry.types import Info
 
+from .. import catalog
 from ..contracts.model import Contract
-from .common import Dataset, DatasetField, PeriodCoverage
+from ..identity import Principal
+from ..policy.engine import PolicyEngine
+from .common import Dataset, DatasetField, FieldAccess, PeriodCoverage
 from .context import RequestContext
-from .filters import format_period
 
 
 async def resolve_datasets(info: Info) -> list[Dataset]:
     ctx: RequestContext = info.context
-    contracts = sorted(ctx.trust.contracts.values(), key=lambda c: c.name)
-    return list(await asyncio.gather(*(_entry(ctx, c) for c in contracts)))
-
-
-async def _entry(ctx: RequestContext, contract: Contract) -> Dataset:
-    source = ctx.trust.source_for(contract)
-    coverage, modified = await asyncio.gather(
-        ctx.trust.coverage(contract), source.last_modified(contract.relation)
-    )
-    periods = None
-    if coverage is not None:
-        first, last, count = coverage
-        periods = PeriodCoverage(
-            first=format_period(first) if first else None,
-            last=format_period(last) if last else None,
-            count=count,
-        )
-    fields = [
-        DatasetField(
-            name=d.name,
-            kind="DIMENSION",
-            type=d.conformed.value.capitalize() if d.conformed else d.type,
-            description=d.description,
-            sensitivity=d.sensitivity,
-            disclosure="none",
-        )
-        for d in contract.dimensions
-    ] + [
-        DatasetField(
-            name=m.name,
-            kind="MEASURE",
-            type=m.type,
-            description=m.description,
-            sensitivity=m.sensitivity,
-            disclosure=m.disclosure.value,
-        )
-        for m in contract.measures
+    entries = await catalog.describe_all(ctx.trust)
+    policy = ctx.trust.policy
+    return [
+        _dataset(entry, ctx.trust.contracts[entry.name], policy, ctx.principal) for entry in entries
     ]
+
+
+def _dataset(
+    entry: catalog.DatasetEntry, contract: Contract, policy: PolicyEngine, principal: Principal
+) -> Dataset:
+    periods = entry.periods
     return Dataset(
-        name=contract.name,
-        title=contract.title,
-        owner=contract.owner,
-        description=contract.description,
-        source_kind=source.kind,
-        grain=contract.grain,
-        fields=fields,
-        periods=periods,
-        last_updated=modified.isoformat() if modified else None,
+        name=entry.name,
+        title=entry.title,
+        owner=entry.owner,
+        description=entry.description,
+        source_kind=entry.source_kind,
+        grain=entry.grain,
+        fields=[
+            _field(f, catalog.field_access(policy, principal, contract, f.name))
+            for f in entry.fields
+        ],
+        periods=PeriodCoverage(first=periods.first, last=periods.last, count=periods.count)
+        if periods
+        else None,
+        last_updated=entry.last_updated.isoformat() if entry.last_updated else None,
+        how_to_get_access=entry.how_to_get_access,
+    )
+
+
+def _field(entry: catalog.FieldEntry, access: catalog.FieldAccess) -> DatasetField:
+    return DatasetField(
+        name=entry.name,
+        kind=entry.kind,
+        type=entry.type,
+        description=entry.description,
+        sensitivity=entry.sensitivity,
+        disclosure=entry.disclosure,
+        agreements=list(entry.agreements),
+        access=FieldAccess(
+            read=access.read,
+            exact=access.exact,
+            geographies=list(access.geographies),
+            reason=access.reason,
+        ),
     )

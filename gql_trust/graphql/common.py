@@ -52,6 +52,16 @@ class PeriodCoverage:
     count: int
 
 
+@strawberry.type(description="What the caller may do with a field now, under the trust's policy.")
+class FieldAccess:
+    read: bool = strawberry.field(description="May read it at some geography.")
+    exact: bool = strawberry.field(description="Sees it without disclosure control.")
+    geographies: list[Geography] = strawberry.field(  # type: ignore[valid-type]
+        description="Geographies at which the caller may read it."
+    )
+    reason: str | None = strawberry.field(description="Why not, when it cannot be read.")
+
+
 @strawberry.type(description="A dimension or measure of a dataset.")
 class DatasetField:
     name: str
@@ -62,6 +72,10 @@ class DatasetField:
     disclosure: str = strawberry.field(
         description="Disclosure control applied for callers other than the owner."
     )
+    agreements: list[str] = strawberry.field(
+        description="Ids of the data-sharing agreements under which it can be accessed."
+    )
+    access: FieldAccess = strawberry.field(description="What the caller may do with it now.")
 
 
 @strawberry.type(description="A catalog entry: one dataset the trust serves in place.")
@@ -76,4 +90,7 @@ class Dataset:
     periods: PeriodCoverage | None
     last_updated: str | None = strawberry.field(
         description="When the source was last modified (ISO 8601), where it says."
+    )
+    how_to_get_access: str = strawberry.field(
+        description="Whom to ask (the owner) and which agreements exist."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,3 +20,9 @@ class RequestContext:
     request: Any = None
     response: Any = None
     principal: Principal = PUBLIC
+    started: float = field(default_factory=time.monotonic)
+
+    def remaining(self) -> float:
+        """Seconds left before the request's deadline: no source call may outlive it."""
+        deadline = self.started + self.trust.settings.limits.request_timeout_s
+        return max(deadline - time.monotonic(), 0.001)

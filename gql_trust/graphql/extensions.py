@@ -10,6 +10,7 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 
 from ..errors import TrustError
 from .explain import Explain
+from .observe import Observe
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -34,4 +35,5 @@ def schema_extensions() -> list[Callable[[], SchemaExtension]]:
         lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
         DisclosureReport,
         Explain,
+        Observe,  # outcome and what the operation did, for /metrics
     ]

@@ -40,8 +40,15 @@ def format_period(value: date) -> str:
 class FilterBuilder:
     """Turns one dataset's `where` input into a ``Filter`` over its dimensions."""
 
-    def __init__(self, contract: Contract, reference: Reference, geography: Level) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        reference: Reference,
+        geography: Level,
+        max_values: int = 10_000,
+    ) -> None:
         self.contract, self.reference, self.geography = contract, reference, geography
+        self.max_values = max_values
         self.by_filter_name = {d.filter_name: d for d in contract.dimensions}
 
     def build(self, where: Any, depth: int = 0) -> Filter | None:
@@ -74,6 +81,11 @@ class FilterBuilder:
             if value is None:
                 continue
             values = tuple(value) if isinstance(value, list) else (value,)
+            if len(values) > self.max_values:
+                raise InvalidQuery(
+                    f"{dimension.filter_name}.{op} lists {len(values):,} values; at most "
+                    f"{self.max_values:,} are allowed"
+                )
             result.append(Cond(dimension.name, op, tuple(self.value(dimension, v) for v in values)))
         return result
 

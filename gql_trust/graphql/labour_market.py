@@ -167,7 +167,9 @@ class LabourMarket:
             contract,
             dimensions=local,
             measures=(column,),
-            where=FilterBuilder(contract, ctx.trust.reference, level).build(where),
+            where=FilterBuilder(
+                contract, ctx.trust.reference, level, ctx.trust.settings.limits.max_in_values
+            ).build(where),
             geography=level,
             order=(),
         )

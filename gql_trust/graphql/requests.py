@@ -30,7 +30,7 @@ class Plan:
     page_after_disclosure: tuple[tuple[OrderKey, ...], int | None, int] | None = None
 
     async def run(self, ctx: RequestContext) -> list[tuple[Any, ...]]:
-        rows = await ctx.trust.run(self.query, ctx.trace, self.predicates)
+        rows = await ctx.trust.run(self.query, ctx.trace, self.predicates, ctx.remaining())
         columns = self.query.dimensions + self.query.measures + (CELL_KEY,)
         rows = apply_disclosure(
             self.contract, columns, rows, self.disclosure, ctx.disclosure, CELL_KEY
@@ -135,7 +135,9 @@ def cell_plan(
         d.name for d in contract.dimensions if d.name in selected or d.name == partition
     )
     measures = tuple(m.name for m in contract.measures if m.name in selected)
-    where_filter = FilterBuilder(contract, ctx.trust.reference, geography).build(where)
+    where_filter = FilterBuilder(
+        contract, ctx.trust.reference, geography, ctx.trust.settings.limits.max_in_values
+    ).build(where)
     if scope is not None:
         where_filter = scope if where_filter is None else And((scope, where_filter))
     visible = tuple(d for d in dimensions if d in selected)

@@ -8,8 +8,10 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from ..config import FederationConfig, LimitsConfig
 from ..contracts.model import Conformed, Contract
 from ..errors import TrustError
 from ..planner import CellQuery, Cond
@@ -18,6 +20,7 @@ from .catalog import resolve_datasets
 from .cells import DatasetTypes, dataset_types, to_cell
 from .common import AreaWhere, Dataset, Geography
 from .context import RequestContext
+from .federation import FederatedSchema, entity_type, reference_resolver
 from .filters import FilterBuilder
 from .labour_market import LabourMarket
 from .requests import cell_plan
@@ -69,6 +72,15 @@ class Model:
     def sector(self, code: str) -> Any:
         return self._sectors[code]
 
+    def lookup_area(self, ctx: RequestContext, code: str) -> Any | None:
+        """`area(code:)` and the `Area` entity's resolve_reference: the same object."""
+        self.bind(ctx.trust.reference)
+        return self._areas.get(code)
+
+    def lookup_sector(self, ctx: RequestContext, code: str) -> Any | None:
+        self.bind(ctx.trust.reference)
+        return self._sectors.get(code)
+
     def cells(self, dataset: str, query: CellQuery, rows: list[tuple[Any, ...]]) -> list[Any]:
         types = self.datasets[dataset]
         columns = query.dimensions + query.measures
@@ -98,7 +110,8 @@ class Model:
         cls.children = strawberry.field(resolver=children, description="Areas that roll up to it.")
         for types in self.datasets.values():
             setattr(cls, types.contract.name, self._nested_field(types, Conformed.AREA))
-        return strawberry.type(
+        cls.resolve_reference = reference_resolver(self.lookup_area, "area")
+        return entity_type(
             cls,
             description="An area in the ONS geography (GSS code). Dataset fields give the "
             "area's cells rolled up to its own level.",
@@ -109,7 +122,8 @@ class Model:
         for types in self.datasets.values():
             if types.contract.conformed(Conformed.SECTOR) is not None:
                 setattr(cls, types.contract.name, self._nested_field(types, Conformed.SECTOR))
-        return strawberry.type(cls, description="An industry: a SIC 2007 section.")
+        cls.resolve_reference = reference_resolver(self.lookup_sector, "sector")
+        return entity_type(cls, description="An industry: a SIC 2007 section.")
 
     def root_field(self, types: DatasetTypes) -> Any:
         model, contract = self, types.contract
@@ -213,9 +227,7 @@ class Model:
             return [model.area(a.code) for a in filter_areas(ctx.trust.reference, level, where)]
 
         def area(info: Info, code: strawberry.ID) -> Any:
-            ctx: RequestContext = info.context
-            model.bind(ctx.trust.reference)
-            return model._areas.get(code)
+            return model.lookup_area(info.context, code)
 
         def sectors(info: Info) -> Any:
             ctx: RequestContext = info.context
@@ -286,7 +298,7 @@ def _without_geography(resolve: Any) -> Any:
     return resolve_area
 
 
-class TrustSchema(strawberry.Schema):
+class TrustSchema(FederatedSchema):
     """Logs only unexpected errors: a caller's mistake is answered, not logged as a fault."""
 
     def process_errors(
@@ -298,14 +310,25 @@ class TrustSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema(contracts: tuple[Contract, ...]) -> strawberry.Schema:
+def build_schema(
+    contracts: tuple[Contract, ...],
+    limits: LimitsConfig | None = None,
+    federation: FederationConfig | None = None,
+) -> strawberry.Schema:
     from .extensions import schema_extensions
+    from .limits import limit_extensions
 
+    limits = limits or LimitsConfig()
     model = Model(contracts)
     schema = TrustSchema(
         query=model.query_type(),
         types=[Dataset],
-        extensions=schema_extensions(),
+        federation_version=(federation or FederationConfig()).version,  # type: ignore[arg-type]
+        extensions=[*limit_extensions(limits, contracts), *schema_extensions()],
+        config=StrawberryConfig(
+            disable_field_suggestions=True,
+            batching_config={"max_operations": limits.max_batch} if limits.max_batch else None,
+        ),
     )
     schema.model = model  # type: ignore[attr-defined]
     return schema

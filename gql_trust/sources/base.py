@@ -38,8 +38,11 @@ class Source(abc.ABC):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
-    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """Run one read-only query; raise SourceUnavailable/SourceTimeout on failure."""
+    async def fetch(
+        self, sql: str, params: Sequence[Any], timeout: float | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run one read-only query, cancelled at the source after ``timeout`` seconds
+        (default: the source's statement timeout); raise SourceUnavailable/SourceTimeout."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

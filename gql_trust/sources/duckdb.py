@@ -70,17 +70,36 @@ class DuckDBSource(Source):
             self._local.cursor = cursor
         return cursor
 
-    def _run(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _run(
+        self, sql: str, params: Sequence[Any], running: list[duckdb.DuckDBPyConnection]
+    ) -> list[tuple[Any, ...]]:
         try:
-            return self._cursor().execute(sql, list(params)).fetchall()
+            cursor = self._cursor()
+            running.append(cursor)  # lets the event loop interrupt it on timeout
+            return cursor.execute(sql, list(params)).fetchall()
         except duckdb.InterruptException as exc:
             raise SourceTimeout(f"source '{self.name}' timed out") from exc
         except duckdb.Error as exc:
             raise SourceUnavailable(f"source '{self.name}' failed to answer") from exc
 
-    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        loop = asyncio.get_running_loop()
-        rows = await loop.run_in_executor(self._pool, self._run, sql, params)
+    async def fetch(
+        self, sql: str, params: Sequence[Any], timeout: float | None = None
+    ) -> list[tuple[Any, ...]]:
+        running: list[duckdb.DuckDBPyConnection] = []
+        work = asyncio.get_running_loop().run_in_executor(
+            self._pool, self._run, sql, params, running
+        )
+        limit = min(self.config.statement_timeout_s, timeout or float("inf"))
+        try:
+            rows = await asyncio.wait_for(asyncio.shield(work), limit)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            for cursor in running:
+                cursor.interrupt()  # really stop the work in DuckDB, not just stop waiting
+            with contextlib.suppress(Exception):
+                await work
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise SourceTimeout(f"source '{self.name}' timed out after {limit:g} s") from exc
         return self._count(rows)
 
     async def last_modified(self, relation: str) -> datetime | None:
@@ -96,7 +115,9 @@ class DuckDBSource(Source):
         return datetime.fromtimestamp(max(times), tz=UTC) if times else None
 
     async def ping(self) -> None:
-        await self.fetch("SELECT 1", ())
+        # Not through fetch: stats count what callers' queries read, not health checks.
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self._run, "SELECT 1", (), [])
 
     async def close(self) -> None:
         self._pool.shutdown(wait=True)

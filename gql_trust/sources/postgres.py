@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ class PostgresSource(Source):
         super().__init__(config)
         self._pool: asyncpg.Pool | None = None
         self._connecting = asyncio.Lock()
+        self._retry_at = 0.0
+        self._backoff = 0.0
 
     async def start(self) -> None:
         # An unavailable source is reported by fetch/ping; the rest of the trust keeps serving.
@@ -31,13 +34,18 @@ class PostgresSource(Source):
     async def _get_pool(self) -> asyncpg.Pool:
         async with self._connecting:
             if self._pool is None:
-                timeout_ms = int(self.config.statement_timeout_s * 1000)
+                # Back off after a failed connect, so a source that is down answers fast
+                # instead of every request waiting on a doomed connection attempt.
+                if time.monotonic() < self._retry_at:
+                    raise SourceUnavailable(f"source '{self.name}' is unavailable")
+                # A server-side backstop; the client-side timeout below cancels sooner.
+                timeout_ms = int(max(self.config.statement_timeout_s, 1.0) * 1000)
                 try:
                     self._pool = await asyncpg.create_pool(
                         self.config.dsn,
                         min_size=1,
                         max_size=self.config.pool_size,
-                        timeout=10,
+                        timeout=5.0,  # connecting; statements have their own timeout
                         server_settings={
                             "statement_timeout": str(timeout_ms),
                             "default_transaction_read_only": "on",
@@ -45,21 +53,34 @@ class PostgresSource(Source):
                         },
                     )
                 except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                    self._backoff = min(self._backoff * 2 or 0.5, 10.0)
+                    self._retry_at = time.monotonic() + self._backoff
                     raise SourceUnavailable(f"source '{self.name}' is unavailable") from exc
+                self._backoff = 0.0
             return self._pool
 
-    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def fetch(
+        self, sql: str, params: Sequence[Any], timeout: float | None = None
+    ) -> list[tuple[Any, ...]]:
         pool = await self._get_pool()
         try:
-            records = await pool.fetch(sql, *params)
-        except asyncpg.QueryCanceledError as exc:
+            # asyncpg cancels the statement on the server when the timeout passes;
+            # the pool's statement_timeout bounds it too.
+            limit = min(self.config.statement_timeout_s, timeout or float("inf"))
+            records = await pool.fetch(sql, *params, timeout=limit)
+        except (asyncpg.QueryCanceledError, TimeoutError) as exc:
             raise SourceTimeout(f"source '{self.name}' timed out") from exc
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise SourceUnavailable(f"source '{self.name}' failed to answer") from exc
         return self._count([tuple(r) for r in records])
 
     async def ping(self) -> None:
-        await self.fetch("SELECT 1", ())
+        # Not through fetch: stats count what callers' queries read, not health checks.
+        pool = await self._get_pool()
+        try:
+            await pool.fetchval("SELECT 1")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise SourceUnavailable(f"source '{self.name}' failed to answer") from exc
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -1,0 +1,1 @@
+"""Benchmarks: gql-trust end to end over HTTP against its physical limit and peers."""

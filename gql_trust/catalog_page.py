@@ -1,0 +1,60 @@
+"""`GET /`: the human catalog page, rendered on the server from the shared catalog."""
+
+from __future__ import annotations
+
+from functools import cache
+from urllib.parse import urlencode
+
+import jinja2
+
+from .catalog import TRUST_PURPOSE, TRUST_TITLE, DatasetEntry, describe_all
+from .trust import Trust
+
+DISCLOSURE_NAMES = {
+    "none": "none: exact for everyone who may read it",
+    "ten_five": "10-5 rule for non-owners (under 10 suppressed, else rounded to 5)",
+    "cell_key": "cell-key perturbation for non-owners",
+}
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    # Autoescape everything: contract text comes from partner departments.
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("gql_trust", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def graphiql_link(entry: DatasetEntry, graphql_path: str = "/graphql") -> str:
+    """GraphiQL pre-filled with the dataset's example query (its page reads ?query=)."""
+    return f"{graphql_path}?{urlencode({'query': entry.example_query})}"
+
+
+async def render_catalog(
+    trust: Trust, *, graphql_path: str = "/graphql", static_prefix: str = "/static"
+) -> str:
+    return render_page(
+        await describe_all(trust), graphql_path=graphql_path, static_prefix=static_prefix
+    )
+
+
+def render_page(
+    datasets: list[DatasetEntry], *, graphql_path: str = "/graphql", static_prefix: str = "/static"
+) -> str:
+    return (
+        _environment()
+        .get_template("catalog.html")
+        .render(
+            title=TRUST_TITLE,
+            purpose=TRUST_PURPOSE,
+            datasets=datasets,
+            graphiql_links={d.name: graphiql_link(d, graphql_path) for d in datasets},
+            disclosure_names=DISCLOSURE_NAMES,
+            graphql_path=graphql_path,
+            static_prefix=static_prefix,
+        )
+    )

@@ -1,0 +1,167 @@
+"""Every request to `/graphql` is recorded before its response leaves, or nothing leaves.
+
+``LedgerGate.guard`` wraps the route. The GraphQL view hands each executed operation
+to ``capture``; the gate then classifies the outcome, reserves the agreement's budget
+and appends ONE entry for the request. Requests refused before any operation ran (a
+bad token, a malformed body, the GraphiQL page) are recorded from the HTTP status.
+If the entry cannot be written the caller gets a 503 and no data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import BudgetExceeded, LedgerUnavailable
+from .chain import BudgetClaim
+from .entry import Entry, Outcome
+from .record import Requested, budget_claim, build_entry, classify, combine, transport
+from .writer import Ledger
+
+OPERATIONS = "ledger_operations"  # request.state: what the GraphQL view executed
+ENTRY = "ledger_entry"  # request.state: the entry written (for metrics and logs)
+
+
+@dataclass(frozen=True)
+class Operation:
+    requested: Requested
+    context: Any  # RequestContext: principal, trace, disclosure tally
+    errors: list[Any]
+    data: Any
+
+
+def capture(request: Any, request_data: Any, context: Any, result: Any) -> None:
+    """Called by the GraphQL view after executing one operation of ``request``."""
+    requested = Requested(request_data.query, request_data.variables, request_data.operation_name)
+    operations = getattr(request.state, OPERATIONS, None)
+    if operations is None:
+        operations = []
+        setattr(request.state, OPERATIONS, operations)
+    operations.append(Operation(requested, context, list(result.errors or ()), result.data))
+
+
+class LedgerGate:
+    def __init__(self, ledger: Ledger, budgets: Callable[[], dict[str, int]]) -> None:
+        self.ledger = ledger
+        self.budgets = budgets  # agreement id -> daily cell budget
+
+    async def guard(
+        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+        except Exception:
+            failed = await self._record_refusal(request, started, Outcome.ERROR)
+            if failed is not None:
+                return failed
+            raise
+        operations: list[Operation] = getattr(request.state, OPERATIONS, None) or []
+        if not operations:
+            outcome = _outcome_of_status(response.status_code)
+            return await self._record_refusal(request, started, outcome) or response
+        return await self._record_operations(request, started, operations, response)
+
+    async def _record_operations(
+        self, request: Request, started: float, operations: list[Operation], response: Response
+    ) -> Response:
+        context = operations[0].context  # one context per request, shared by a batch
+        cells = context.trace.cells
+        outcome = combine([classify(o.errors, o.data, cells) for o in operations], cells)
+        entry = build_entry(
+            outcome=outcome,
+            requested=[o.requested for o in operations],
+            principal=context.principal,
+            transport=transport(request.headers),
+            duration_ms=_ms(started),
+            context=context,
+            request_id=getattr(request.state, "request_id", None),
+        )
+        claim = budget_claim(context.principal, self.budgets(), cells, entry.timestamp[:10])
+        written = await self._append(request, entry, claim)
+        if written is None:
+            return ledger_unavailable()
+        if written.outcome is Outcome.BUDGET_EXCEEDED:
+            assert claim is not None
+            return budget_exceeded(claim, batch=len(operations) if len(operations) > 1 else None)
+        return response
+
+    async def _record_refusal(
+        self, request: Request, started: float, outcome: Outcome
+    ) -> Response | None:
+        """Record a request no operation ran for; a 503 response if that fails."""
+        entry = build_entry(
+            outcome=outcome,
+            requested=[_requested(request)],
+            principal=getattr(request.state, "principal", None),
+            transport=transport(request.headers),
+            duration_ms=_ms(started),
+            request_id=getattr(request.state, "request_id", None),
+        )
+        return None if await self._append(request, entry, None) else ledger_unavailable()
+
+    async def _append(
+        self, request: Request, entry: Entry, claim: BudgetClaim | None
+    ) -> Entry | None:
+        try:
+            written = await self.ledger.append(entry, claim)
+        except LedgerUnavailable:
+            return None
+        setattr(request.state, ENTRY, written)
+        return written
+
+
+def _outcome_of_status(status: int) -> Outcome:
+    if status == 401:
+        return Outcome.UNAUTHENTICATED
+    if status >= 500:
+        return Outcome.ERROR
+    if status >= 400:
+        return Outcome.INVALID
+    return Outcome.OK  # e.g. the GraphiQL page
+
+
+def _requested(request: Request) -> Requested:
+    """Best effort: what a request refused before execution asked for (for its hashes).
+    Only a body already read is parsed: an oversized one is never read to record it."""
+    if request.method == "GET":
+        return Requested.from_json(dict(request.query_params))
+    body = getattr(request, "_body", None)  # Starlette keeps a body once read
+    if not body:
+        return Requested()
+    try:
+        return Requested.from_json(json.loads(body))
+    except (ValueError, RecursionError):  # not JSON, not UTF-8: nothing more to record
+        return Requested()
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def ledger_unavailable() -> Response:
+    error = LedgerUnavailable(
+        "ledger unavailable: the request could not be recorded, so no data was released"
+    )
+    return JSONResponse(
+        {"errors": [{"message": error.message, "extensions": error.extensions}]},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def budget_exceeded(claim: BudgetClaim, batch: int | None = None) -> Response:
+    error = BudgetExceeded(
+        f"agreement {claim.agreement} allows {claim.limit:,} cells a day (UTC); releasing "
+        f"this result ({claim.cells:,} cells) would exceed it, so no data was released",
+        agreement=claim.agreement,
+        dailyCellBudget=claim.limit,
+    )
+    body = {"data": None, "errors": [{"message": error.message, "extensions": error.extensions}]}
+    return JSONResponse(body if batch is None else [body] * batch)

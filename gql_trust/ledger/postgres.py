@@ -1,0 +1,136 @@
+"""The shared sink: PostgreSQL, for several hosts appending to one ledger.
+
+Each append is one transaction that locks the head row (``SELECT ... FOR UPDATE``),
+so appends from every host serialise on it: one chain, one budget count. Table
+creation is guarded by a transaction-scoped advisory lock (concurrent ``CREATE TABLE
+IF NOT EXISTS`` can otherwise collide).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from ..errors import LedgerUnavailable
+from .chain import Head, Pending, Verification, Walk, budget_keys, link
+from .entry import Entry
+from .rows import (
+    BUDGETS,
+    ENTRIES,
+    HEAD,
+    NAMES,
+    AuditQuery,
+    create_statements,
+    from_row,
+    read_rows,
+    to_row,
+)
+
+SCHEMA_LOCK = 0x6C6564676572  # pg_advisory_xact_lock key while creating the tables
+
+
+class PostgresSink:
+    kind = "postgres"
+
+    def __init__(self, dsn: str, *, read_only: bool = False, pool_size: int = 4) -> None:
+        self.dsn = dsn
+        self.read_only = read_only
+        self.pool_size = pool_size
+        self.where = _describe(dsn)
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise LedgerUnavailable(f"cannot reach the ledger database {self.where}") from exc
+        if not self.read_only:
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+                    for statement in create_statements("BIGINT"):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        f"INSERT INTO {HEAD} (one, last_id, last_hash) VALUES (1, $1, $2) "
+                        "ON CONFLICT (one) DO NOTHING",
+                        Head().id,
+                        Head().hash,
+                    )
+            except BaseException:
+                await pool.close()
+                raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def _ready(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise LedgerUnavailable(f"the ledger {self.where} is not open")
+        return self._pool
+
+    async def append(self, batch: Sequence[Pending]) -> list[Entry]:
+        async with self._ready().acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(f"SELECT last_id, last_hash FROM {HEAD} FOR UPDATE")
+            used = {key: await _used(conn, *key) for key in budget_keys(batch)}
+            entries, budgets = link(batch, Head(row["last_id"], row["last_hash"]), used)
+            marks = ", ".join(f"${i}" for i in range(1, len(NAMES) + 1))
+            await conn.executemany(
+                f"INSERT INTO {ENTRIES} ({', '.join(NAMES)}) VALUES ({marks})",
+                [to_row(e) for e in entries],
+            )
+            await conn.execute(
+                f"UPDATE {HEAD} SET last_id = $1, last_hash = $2", entries[-1].id, entries[-1].hash
+            )
+            await conn.executemany(
+                f"INSERT INTO {BUDGETS} (agreement, day, cells) VALUES ($1, $2, $3) "
+                "ON CONFLICT (agreement, day) DO UPDATE SET cells = excluded.cells",
+                [(agreement, day, cells) for (agreement, day), cells in budgets.items()],
+            )
+        return entries
+
+    async def entries(self, query: AuditQuery) -> list[Entry]:
+        sql, params = query.sql(lambda n: f"${n}")
+        async with self._ready().acquire() as conn:
+            return [from_row(tuple(r)) for r in await conn.fetch(sql, *params)]
+
+    async def verify(self) -> Verification:
+        async with (
+            self._ready().acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),  # one snapshot
+        ):
+            row = await conn.fetchrow(f"SELECT last_id, last_hash FROM {HEAD}")
+            head = Head(row["last_id"], row["last_hash"]) if row else None
+            walk = Walk()
+            query = f"SELECT {', '.join(NAMES)} FROM {ENTRIES} ORDER BY id"
+            async for record in conn.cursor(query, prefetch=1000):
+                if not walk.step(next(read_rows([tuple(record)]))):
+                    break
+            return walk.finish(head)
+
+    async def budget_used(self, agreement: str, day: str) -> int:
+        async with self._ready().acquire() as conn:
+            return await _used(conn, agreement, day)
+
+
+async def _used(conn: Any, agreement: str, day: str) -> int:
+    cells = await conn.fetchval(
+        f"SELECT cells FROM {BUDGETS} WHERE agreement = $1 AND day = $2", agreement, day
+    )
+    return int(cells or 0)
+
+
+def _describe(dsn: str) -> str:
+    """host/database of a DSN, without user or password (for messages and the CLI)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(dsn)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"postgresql://{host}{port}{parts.path}"

@@ -1,0 +1,145 @@
+"""The ledger a server appends to: group commit in front of a sink.
+
+Requests queue their entry and await their own future; one writer task takes
+everything queued so far and appends it in a single transaction. Under load a
+batch carries many entries for one commit (one fsync), idle it carries one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from ..errors import LedgerUnavailable
+from .chain import BudgetClaim, Pending, Verification
+from .config import LedgerConfig
+from .entry import Entry
+from .rows import AuditQuery
+from .sink import Sink
+
+log = logging.getLogger("gql_trust.ledger")
+
+
+@dataclass
+class _Queued:
+    pending: Pending
+    future: asyncio.Future[Entry]
+
+
+_STOP = object()
+
+
+class Ledger:
+    def __init__(self, sink: Sink, *, max_batch: int = 256) -> None:
+        self.sink = sink
+        self.max_batch = max_batch
+        self._opened = False
+        self._opening: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[object] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_config(cls, config: LedgerConfig, *, read_only: bool = False) -> Ledger:
+        return cls(open_sink(config, read_only=read_only), max_batch=config.max_batch)
+
+    async def start(self) -> None:
+        """Open the sink; safe to call again, and by many requests at once."""
+        if self._opened:
+            return
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.ensure_future(self.sink.open())
+        try:
+            await asyncio.shield(self._opening)
+        except LedgerUnavailable:
+            raise
+        except Exception as exc:
+            raise LedgerUnavailable(f"the ledger {self.sink.where} cannot be opened") from exc
+        self._opened = True
+
+    async def close(self) -> None:
+        """Write what is queued, stop the writer, close the sink."""
+        writer, queue = self._writer, self._queue
+        if writer is not None and queue is not None and not writer.done():
+            if self._loop is asyncio.get_running_loop():
+                queue.put_nowait(_STOP)
+                await writer
+            else:
+                writer.cancel()
+        self._writer = self._queue = None
+        if self._opened or self._opening is not None:
+            self._opened, self._opening = False, None
+            await self.sink.close()
+
+    async def append(self, entry: Entry, claim: BudgetClaim | None = None) -> Entry:
+        """The entry as written (id, hashes; outcome BUDGET_EXCEEDED if refused), or
+        LedgerUnavailable: then the caller must release nothing."""
+        await self.start()
+        future: asyncio.Future[Entry] = asyncio.get_running_loop().create_future()
+        self._queue_for_this_loop().put_nowait(_Queued(Pending(entry, claim), future))
+        return await future
+
+    def _queue_for_this_loop(self) -> asyncio.Queue[object]:
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer.done() or self._loop is not loop:
+            self._loop, self._queue = loop, asyncio.Queue()
+            self._writer = loop.create_task(self._write(self._queue), name="ledger-writer")
+        assert self._queue is not None
+        return self._queue
+
+    async def _write(self, queue: asyncio.Queue[object]) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[_Queued] = []
+            item = await queue.get()
+            while True:
+                if item is _STOP:
+                    stopping = True
+                else:
+                    batch.append(item)  # type: ignore[arg-type]
+                if stopping or len(batch) >= self.max_batch or queue.empty():
+                    break
+                item = queue.get_nowait()
+            if batch:
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[_Queued]) -> None:
+        try:
+            entries = await self.sink.append([q.pending for q in batch])
+        except Exception as exc:
+            log.exception("ledger append failed; %d requests release nothing", len(batch))
+            for queued in batch:
+                if not queued.future.done():
+                    failure = LedgerUnavailable(f"the ledger {self.sink.where} cannot be written")
+                    failure.__cause__ = exc
+                    queued.future.set_exception(failure)
+            return
+        for queued, entry in zip(batch, entries, strict=True):
+            if not queued.future.done():
+                queued.future.set_result(entry)
+
+    async def entries(self, query: AuditQuery) -> list[Entry]:
+        await self.start()
+        return await self.sink.entries(query)
+
+    async def verify(self) -> Verification:
+        await self.start()
+        return await self.sink.verify()
+
+    async def budget_used(self, agreement: str, day: str) -> int:
+        await self.start()
+        return await self.sink.budget_used(agreement, day)
+
+
+def open_sink(config: LedgerConfig, *, read_only: bool = False) -> Sink:
+    if config.kind == "postgres":
+        from .postgres import PostgresSink
+
+        assert config.dsn is not None
+        return PostgresSink(config.dsn, read_only=read_only)
+    from .sqlite import SqliteSink
+
+    if config.path is None:
+        raise LedgerUnavailable("no ledger path is configured: add [ledger] path")
+    return SqliteSink(config.path, read_only=read_only)

@@ -1,0 +1,180 @@
+"""`/metrics`: Prometheus text from a registry per app (so several apps in one process,
+as in tests, never collide on the global registry).
+
+Request counts and latencies come from an ASGI middleware; what each GraphQL
+operation did (outcome, source calls, denials, disclosure) from the `Observe`
+schema extension via the request state; source totals, the plan cache and
+readiness are read from the trust at scrape time by a custom collector.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .graphql.observe import STATE_KEY, OperationSummary
+from .trust import Trust
+
+ROUTES = frozenset({"/", "/graphql", "/healthz", "/readyz", "/metrics"})
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class TrustCollector(Collector):
+    """Reads counters the trust keeps anyway, at scrape time (nothing on the hot path)."""
+
+    def __init__(self, trust: Trust) -> None:
+        self.trust = trust
+        self.ready: dict[str, bool] = {}  # refreshed by Metrics.render before each scrape
+
+    def collect(self) -> Iterator[Metric]:
+        queries = CounterMetricFamily(
+            "gql_trust_source_queries",
+            "Statements run on each source (including readiness pings).",
+            labels=["source"],
+        )
+        rows = CounterMetricFamily(
+            "gql_trust_source_rows_read", "Rows read from each source.", labels=["source"]
+        )
+        for name, source in sorted(self.trust.sources.items()):
+            queries.add_metric([name], source.stats.queries)
+            rows.add_metric([name], source.stats.rows)
+        yield queries
+        yield rows
+        ready = GaugeMetricFamily(
+            "gql_trust_source_ready", "1 when the source answered a ping.", labels=["source"]
+        )
+        for name, ok in sorted(self.ready.items()):
+            ready.add_metric([name], 1.0 if ok else 0.0)
+        yield ready
+        info = self.trust.compile.cache_info()
+        yield CounterMetricFamily("gql_trust_plan_cache_hits", "Plan cache hits.", value=info.hits)
+        yield CounterMetricFamily(
+            "gql_trust_plan_cache_misses", "Plan cache misses (compiled).", value=info.misses
+        )
+        yield GaugeMetricFamily(
+            "gql_trust_plan_cache_size", "Compiled plans cached.", value=info.currsize
+        )
+
+
+class Metrics:
+    def __init__(self, trust: Trust) -> None:
+        self.trust = trust
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.requests = Counter(
+            "gql_trust_http_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "gql_trust_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.operations = Counter(
+            "gql_trust_graphql_operations",
+            "GraphQL requests by outcome (UNAUTHENTICATED for a refused token).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.source_latency = Histogram(
+            "gql_trust_source_query_duration_seconds",
+            "Time a source took to answer one statement of a GraphQL request.",
+            ["source"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.denied = Counter(
+            "gql_trust_denied_fields",
+            "Fields refused by policy, by dataset, field and action.",
+            ["dataset", "field", "action"],
+            registry=registry,
+        )
+        self.disclosure = Counter(
+            "gql_trust_disclosure_cells",
+            "Released cells whose value was suppressed or perturbed.",
+            ["method"],
+            registry=registry,
+        )
+        self.cells = Counter(
+            "gql_trust_cells_released", "Non-null result cells released.", registry=registry
+        )
+        self.collector = TrustCollector(trust)
+        registry.register(self.collector)
+
+    async def render(self, accept: str = "") -> tuple[bytes, str]:
+        """The exposition (and its content type) in the format the scraper asks for."""
+        readiness = await self.trust.readiness()
+        self.collector.ready = {name: state == "ok" for name, state in readiness.items()}
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route = _route(scope.get("path", ""))
+        self.requests.labels(route, scope.get("method", ""), str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+        summary = scope.get("state", {}).get(STATE_KEY)
+        if isinstance(summary, OperationSummary):
+            self._operation(summary)
+        elif route == "/graphql" and status == 401:
+            self.operations.labels("UNAUTHENTICATED").inc()
+
+    def _operation(self, summary: OperationSummary) -> None:
+        self.operations.labels(summary.outcome).inc()
+        trace = getattr(summary.context, "trace", None)
+        if trace is not None:
+            for call in trace.calls:
+                self.source_latency.labels(call.source).observe(call.ms / 1000)
+            for denial in trace.denials:
+                self.denied.labels(denial.dataset, denial.field, denial.action).inc()
+            self.cells.inc(trace.cells)
+        tally = getattr(summary.context, "disclosure", None)
+        if tally is not None:
+            self.disclosure.labels("suppressed").inc(tally.suppressed)
+            self.disclosure.labels("perturbed").inc(tally.perturbed)
+
+
+class MetricsMiddleware:
+    """Times every HTTP request and counts it by status once its response has started."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})  # shared with request.state, where Observe writes
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.observe(scope, status, time.perf_counter() - started)
+
+
+def _route(path: str) -> str:
+    """A bounded label: a known route, the static folder, or `other`."""
+    if path in ROUTES:
+        return path
+    return "/static" if path.startswith("/static/") else "other"
+
+
+__all__ = ["Metrics", "MetricsMiddleware", "TrustCollector"]
