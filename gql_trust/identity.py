@@ -12,6 +12,7 @@ import functools
 import math
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,7 +240,7 @@ def authenticate(
         raise Unauthenticated("unknown signing key")
     if header.get("alg") != key.algorithm:
         raise Unauthenticated(f"token algorithm is not accepted; this key signs {key.algorithm}")
-    claims = _decode(token, key, auth)
+    claims = _verified(token, key, auth)
     _check_times(claims, time.time() if now is None else now, auth.leeway_s)
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub:
@@ -253,6 +254,26 @@ def authenticate(
         area=_claim(claims, "area"),
         authenticated=True,
     )
+
+
+_VERIFIED: OrderedDict[tuple[str, VerificationKey, AuthConfig], dict[str, Any]] = OrderedDict()
+_VERIFIED_MAX = 4_096
+
+
+def _verified(token: str, key: VerificationKey, auth: AuthConfig) -> dict[str, Any]:
+    """Signature checks cost more than the rest of a small request, and clients reuse a
+    token: keep the claims of recently verified tokens. Times are still checked on
+    every request, so an expired token is refused even when cached."""
+    cache_key = (token, key, auth)
+    claims = _VERIFIED.get(cache_key)
+    if claims is None:
+        claims = _decode(token, key, auth)
+        _VERIFIED[cache_key] = claims
+        if len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
+    else:
+        _VERIFIED.move_to_end(cache_key)
+    return claims
 
 
 def _decode(token: str, key: VerificationKey, auth: AuthConfig) -> dict[str, Any]:
