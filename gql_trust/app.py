@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -51,6 +52,9 @@ class TrustGraphQL(GraphQL):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql.render_page(graphql_path="/graphql", static_prefix="/static"))
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)  # several times faster than json for large results
 
     async def execute_single(  # type: ignore[override]
         self,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property, lru_cache
 from typing import Any
 
 import strawberry
@@ -22,9 +24,9 @@ class DatasetTypes:
     where: Any
     order_by: Any
 
-    @property
-    def field_names(self) -> tuple[str, ...]:
-        return self.contract.field_names
+    @cached_property
+    def field_names(self) -> frozenset[str]:
+        return frozenset(self.contract.field_names)
 
 
 def dataset_types(contract: Contract, area_type: Any, sector_type: Any) -> DatasetTypes:
@@ -92,21 +94,40 @@ def _order_type(contract: Contract) -> Any:
     )
 
 
-def to_cell(types: DatasetTypes, columns: tuple[str, ...], row: tuple[Any, ...], model: Any) -> Any:
-    """A source row (dimensions then measures, by ``columns``) -> a cell object."""
-    values: dict[str, Any] = {}
-    contract = types.contract
-    fields = model.conformed_fields[contract.name]
-    for name, value in zip(columns, row, strict=False):
-        if name not in types.field_names:
-            continue  # e.g. the cell key, used by disclosure control only
-        if value is not None and name in fields:
-            kind = fields[name]
-            if kind is Conformed.PERIOD:
-                value = format_period(value) if isinstance(value, date) else str(value)[:7]
-            elif kind is Conformed.AREA:
-                value = model.area(value)
-            elif kind is Conformed.SECTOR:
-                value = model.sector(value)
-        values[name] = value
-    return types.cell(**values)
+def cell_builder(
+    types: DatasetTypes, columns: tuple[str, ...], model: Any
+) -> Callable[[tuple[Any, ...]], Any]:
+    """A function from a source row (laid out as ``columns``) to a cell object.
+
+    Built once per query: the per-row work is one conversion per conformed column
+    and filling the object's attributes directly (cells are plain data).
+    """
+    conformed = model.conformed_fields[types.contract.name]
+    converters = {
+        Conformed.PERIOD: _period,
+        Conformed.AREA: model.area,
+        Conformed.SECTOR: model.sector,
+    }
+    plan = [
+        (position, name, converters.get(conformed.get(name)))  # type: ignore[arg-type]
+        for position, name in enumerate(columns)
+        if name in types.field_names  # the cell key is for disclosure control only
+    ]
+    defaults = dict.fromkeys(types.field_names)
+    cls = types.cell
+
+    def build(row: tuple[Any, ...]) -> Any:
+        cell = cls.__new__(cls)
+        values = cell.__dict__
+        values.update(defaults)
+        for position, name, convert in plan:
+            value = row[position]
+            values[name] = convert(value) if convert is not None and value is not None else value
+        return cell
+
+    return build
+
+
+@lru_cache(maxsize=4_096)
+def _period(value: Any) -> str:
+    return format_period(value) if isinstance(value, date) else str(value)[:7]

@@ -16,10 +16,12 @@ from ..contracts.model import Conformed, Contract
 from ..errors import TrustError
 from ..planner import CellQuery, Cond
 from ..reference import Level, Reference
+from .audit import audit_log_field
 from .catalog import resolve_datasets
-from .cells import DatasetTypes, dataset_types, to_cell
+from .cells import DatasetTypes, cell_builder, dataset_types
 from .common import AreaWhere, Dataset, Geography
 from .context import RequestContext
+from .fast_lists import FastListExecutionContext
 from .federation import FederatedSchema, entity_type, reference_resolver
 from .filters import FilterBuilder
 from .labour_market import LabourMarket
@@ -82,9 +84,8 @@ class Model:
         return self._sectors.get(code)
 
     def cells(self, dataset: str, query: CellQuery, rows: list[tuple[Any, ...]]) -> list[Any]:
-        types = self.datasets[dataset]
-        columns = query.dimensions + query.measures
-        return [to_cell(types, columns, row, self) for row in rows]
+        build = cell_builder(self.datasets[dataset], query.dimensions + query.measures, self)
+        return [build(row) for row in rows]
 
     # --- types -------------------------------------------------------------------
 
@@ -245,6 +246,7 @@ class Model:
         namespace["datasets"] = strawberry.field(
             resolver=resolve_datasets, description="The catalog of datasets the trust serves."
         )
+        namespace["auditLog"] = audit_log_field()
         if self.labour_market is not None:
             namespace["labourMarket"] = self.labour_market.field()
         return strawberry.type(
@@ -314,7 +316,10 @@ def build_schema(
     contracts: tuple[Contract, ...],
     limits: LimitsConfig | None = None,
     federation: FederationConfig | None = None,
+    *,
+    fast_lists: bool = True,
 ) -> strawberry.Schema:
+    """``fast_lists=False`` gives plain Strawberry execution (tests compare the two)."""
     from .extensions import schema_extensions
     from .limits import limit_extensions
 
@@ -325,6 +330,7 @@ def build_schema(
         types=[Dataset],
         federation_version=(federation or FederationConfig()).version,  # type: ignore[arg-type]
         extensions=[*limit_extensions(limits, contracts), *schema_extensions()],
+        execution_context_class=FastListExecutionContext if fast_lists else None,
         config=StrawberryConfig(
             disable_field_suggestions=True,
             batching_config={"max_operations": limits.max_batch} if limits.max_batch else None,
