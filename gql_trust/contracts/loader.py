@@ -61,6 +61,7 @@ def _load(path: Path) -> Contract:
         measures=measures,
         entity=raw.get("entity"),
         cell_key=raw.get("cell_key"),
+        unique_per=tuple(raw.get("unique_per") or ()),
         path=str(path),
     )
     _check_consistency(where, contract)
@@ -128,6 +129,9 @@ def _check_consistency(where: _Where, contract: Contract) -> None:
                 f"measures.{measure.name}.suppressed_with",
                 f"'{measure.suppressed_with}' is not a measure of this dataset",
             )
+    unknown = [d for d in contract.unique_per if d not in names]
+    if unknown:
+        raise where.error("unique_per", f"{unknown} are not dimensions of this dataset")
     if contract.grain == "microdata" and not contract.entity:
         raise where.error("entity", "microdata needs the column identifying the counted unit")
 

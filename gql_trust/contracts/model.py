@@ -71,6 +71,7 @@ class Contract:
     measures: tuple[Measure, ...]
     entity: str | None = None  # microdata: the unit that count_distinct counts
     cell_key: str | None = None  # microdata: per-unit key summed into a cell key
+    unique_per: tuple[str, ...] = ()  # microdata: one row per unit per these dimensions
     path: str = ""
 
     @property

@@ -88,7 +88,10 @@ def plan_cells(
         if leader and leader not in measures:
             measures = (*measures, leader)
             disclosure.update(controlled_measures(contract, (leader,), exact))
-    query = CellQuery(contract.name, dimensions, measures, where, geography, **paging)
+    cell_key = Disclosure.CELL_KEY in disclosure.values()
+    query = CellQuery(
+        contract.name, dimensions, measures, where, geography, cell_key=cell_key, **paging
+    )
     if any(k.field in disclosure for k in query.order):
         if query.partition is not None:
             raise InvalidQuery(

@@ -62,6 +62,7 @@ class CellQuery:
     limit: int | None = None
     offset: int = 0
     partition: str | None = None  # limit/offset apply per value of this dimension
+    cell_key: bool = True  # microdata: also compute each cell's key (for perturbation)
 
     def shape(self) -> CellQuery:
         """This query without its literal values: the key for the SQL cache."""

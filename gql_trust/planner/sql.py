@@ -56,7 +56,14 @@ class _Builder:
         )
         self.rolled = uses_area and query.geography is not Level.LOCAL_AUTHORITY
         self.microdata = contract.grain == "microdata"
-        self.cell_key = self.microdata and bool(contract.cell_key) and bool(query.measures)
+        self.cell_key = (
+            self.microdata and bool(contract.cell_key) and bool(query.measures) and query.cell_key
+        )
+        # Rows are unique per (unit, these dimensions): grouped by all of them, every
+        # unit appears at most once per cell, so counting rows counts distinct units.
+        self.units_unique = bool(contract.unique_per) and all(
+            d in query.dimensions for d in contract.unique_per
+        )
 
     def param(self) -> exp.Parameter:
         p = exp.Parameter(this=exp.Literal.number(self.next_param))
@@ -147,6 +154,19 @@ class _Builder:
         The same pass sums each unit's record key once, for cell-key perturbation.
         """
         contract = self.contract
+        if self.units_unique:
+            cells = source.select(
+                *[self.dimension(n).as_(a) for n, a in dims.items()],
+                *[self.measure(n).as_(a) for n, a in meas.items()],
+            )
+            if self.cell_key:
+                key = exp.Mod(
+                    this=exp.Sum(this=exp.column(contract.cell_key, "t")), expression=_MOD_2_32
+                )
+                cells = cells.select(exp.cast(exp.paren(key), "BIGINT").as_("ck"))
+            for name in dims:
+                cells = cells.group_by(self.dimension(name))
+            return cells
         units = source.select(*[self.dimension(n).as_(a) for n, a in dims.items()]).distinct()
         if meas:
             units = units.select(exp.column(contract.entity, "t").as_("u"))
