@@ -65,11 +65,12 @@ class TrustGraphQL(GraphQL):
         root_value: Any,
         request_data: Any,
     ) -> Any:
+        # The ledger gate around the route records it before the response leaves.
+        operation = capture(request, request_data, context)
         result = await super().execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
         )
-        # The ledger gate around the route records it before the response leaves.
-        capture(request, request_data, context, result)
+        operation.finish(result)
         return result
 
 

@@ -319,5 +319,39 @@ def assets_fetch() -> None:
         console.print(f"installed {path}", markup=False)
 
 
+@main.group()
+def audit() -> None:
+    """The extraction ledger."""
+
+
+@audit.command("verify")
+@click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
+def audit_verify(config: Path | None) -> None:
+    """Check the ledger's hash chain (read-only; safe while servers run).
+
+    Exits 0 on an intact ledger, 1 naming the first bad entry, 2 if it cannot be read."""
+    from .errors import LedgerUnavailable
+    from .ledger import Ledger
+
+    settings = load_settings(config)
+
+    async def run() -> tuple[str, bool]:
+        ledger = Ledger.from_config(settings.ledger, read_only=True)
+        try:
+            result = await ledger.verify()
+        finally:
+            await ledger.close()
+        return result.summary(ledger.sink.where), result.ok
+
+    try:
+        summary, ok = asyncio.run(run())
+    except LedgerUnavailable as exc:
+        _fail(exc.message)
+        return
+    click.echo(summary)
+    if not ok:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -12,6 +12,8 @@ gets a clear error at its own path, never a stack trace. Their number is capped
 (``[federation] max_representations``).
 """
 
+from __future__ import annotations
+
 from typing import Any
 
 import strawberry
@@ -78,18 +80,22 @@ def _resolve(types: dict[str, Any], info: Info, index: int, representation: Any)
     where = f"representations[{index}]"
     if not isinstance(representation, dict):
         return InvalidQuery(f"{where} must be an object such as {_EXAMPLE}")
-    typename = representation.get("__typename")
-    if not isinstance(typename, str) or typename not in types:
-        shown = _short(typename) if isinstance(typename, str) else typename
+    entities = " and ".join(sorted(types))
+    if "__typename" not in representation:
+        return InvalidQuery(f"{where} has no __typename; this subgraph resolves {entities}")
+    typename = representation["__typename"]
+    if not isinstance(typename, str):
+        return InvalidQuery(f"{where}: __typename must be a string, not {_json_type(typename)}")
+    if typename not in types:
         return InvalidQuery(
-            f"{where} has __typename {shown!r}; this subgraph resolves entities of type "
-            + " and ".join(sorted(types))
+            f"{where} has __typename {_short(typename)!r}; this subgraph resolves {entities}"
         )
     keys = ENTITY_KEYS[typename]
-    unknown = sorted(_short(str(k)) for k in representation if k != "__typename" and k not in keys)
+    unknown = sorted(_short(k) for k in representation if k != "__typename" and k not in keys)
     if unknown:
+        shown = ", ".join(repr(k) for k in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
         return InvalidQuery(
-            f"{where} has unknown fields {unknown}: {typename} is keyed by "
+            f"{where} has unknown fields [{shown}]: {typename} is keyed by "
             + ", ".join(keys)
             + " only",
             typename=typename,

@@ -107,6 +107,10 @@ def _refuse(extension: SchemaExtension, message: str, code: str) -> None:
     )
 
 
+# `_service { sdl }` is the federation subgraph's schema: introspection by another name.
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "_service"})
+
+
 class IntrospectionGate(SchemaExtension):
     """Introspection for all, for authenticated callers only, or for none."""
 
@@ -132,7 +136,7 @@ def _introspects(execution_context: Any) -> bool:
 
     def walk(selection_set: SelectionSetNode | None, seen: set[str]) -> bool:
         for field in _fields(selection_set, fragments.get, seen):
-            if field.name.value in ("__schema", "__type") or walk(field.selection_set, seen):
+            if field.name.value in INTROSPECTION_FIELDS or walk(field.selection_set, seen):
                 return True
         return False
 

@@ -102,7 +102,8 @@ class Walk:
             return self._fail(entry.id, entry.problem)
         expected = self.head.id + 1
         if entry.id > expected:
-            return self._fail(entry.id, f"entries {expected} to {entry.id - 1} are missing")
+            gap = f"{expected}" if entry.id == expected + 1 else f"{expected} to {entry.id - 1}"
+            return self._fail(entry.id, f"entry {gap} is missing before it")
         if entry.id < expected:
             return self._fail(entry.id, f"entry {entry.id} is out of order after {self.head.id}")
         if entry.compute_hash() != entry.hash:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -28,22 +28,29 @@ OPERATIONS = "ledger_operations"  # request.state: what the GraphQL view execute
 ENTRY = "ledger_entry"  # request.state: the entry written (for metrics and logs)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Operation:
     requested: Requested
     context: Any  # RequestContext: principal, trace, disclosure tally
-    errors: list[Any]
-    data: Any
+    errors: list[Any] = field(default_factory=list)
+    data: Any = None
+    finished: bool = False
+
+    def finish(self, result: Any) -> None:
+        self.errors, self.data, self.finished = list(result.errors or ()), result.data, True
 
 
-def capture(request: Any, request_data: Any, context: Any, result: Any) -> None:
-    """Called by the GraphQL view after executing one operation of ``request``."""
+def capture(request: Any, request_data: Any, context: Any) -> Operation:
+    """Called by the GraphQL view as it starts executing one operation of ``request``
+    (so a batch keeps its order); it calls ``finish`` with the result."""
     requested = Requested(request_data.query, request_data.variables, request_data.operation_name)
     operations = getattr(request.state, OPERATIONS, None)
     if operations is None:
         operations = []
         setattr(request.state, OPERATIONS, operations)
-    operations.append(Operation(requested, context, list(result.errors or ()), result.data))
+    operation = Operation(requested, context)
+    operations.append(operation)
+    return operation
 
 
 class LedgerGate:
@@ -63,7 +70,8 @@ class LedgerGate:
                 return failed
             raise
         operations: list[Operation] = getattr(request.state, OPERATIONS, None) or []
-        if not operations:
+        if not operations or not all(o.finished for o in operations):
+            # Refused before any operation completed: a bad token, body or operation name.
             outcome = _outcome_of_status(response.status_code)
             return await self._record_refusal(request, started, outcome) or response
         return await self._record_operations(request, started, operations, response)

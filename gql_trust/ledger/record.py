@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -47,10 +48,8 @@ class Requested:
         query = data.get("query")
         variables = data.get("variables")
         if isinstance(variables, str):  # GET puts them in the URL as JSON text
-            try:
+            with contextlib.suppress(ValueError):
                 variables = json.loads(variables)
-            except ValueError:
-                pass
         return cls(query if isinstance(query, str) else None, variables, data.get("operationName"))
 
     @property
@@ -150,11 +149,11 @@ def classify(errors: Sequence[Any], data: Any, cells: int) -> Outcome:
         return Outcome.OK
     if cells > 0:
         return Outcome.PARTIAL
-    if data is None and all(e.path is None for e in errors):
-        return Outcome.INVALID  # refused before execution: parse, validation, variables
     codes = {(e.extensions or {}).get("code") for e in errors}
     if "FORBIDDEN" in codes:
         return Outcome.DENIED
+    if data is None and all(e.path is None for e in errors):
+        return Outcome.INVALID  # refused before execution: parse, validation, limits
     masked = any(e.path is not None and not (e.extensions or {}).get("code") for e in errors)
     if masked or codes & FAILURE_CODES:
         return Outcome.ERROR

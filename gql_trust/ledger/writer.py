@@ -8,8 +8,11 @@ batch carries many entries for one commit (one fsync), idle it carries one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..errors import LedgerUnavailable
 from .chain import BudgetClaim, Pending, Verification
@@ -19,6 +22,7 @@ from .rows import AuditQuery
 from .sink import Sink
 
 log = logging.getLogger("gql_trust.ledger")
+T = TypeVar("T")
 
 
 @dataclass
@@ -65,8 +69,9 @@ class Ledger:
             if self._loop is asyncio.get_running_loop():
                 queue.put_nowait(_STOP)
                 await writer
-            else:
-                writer.cancel()
+            else:  # started by a request on another (possibly closed) loop
+                with contextlib.suppress(RuntimeError):
+                    writer.cancel()
         self._writer = self._queue = None
         if self._opened or self._opening is not None:
             self._opened, self._opening = False, None
@@ -107,6 +112,8 @@ class Ledger:
     async def _commit(self, batch: list[_Queued]) -> None:
         try:
             entries = await self.sink.append([q.pending for q in batch])
+            if len(entries) != len(batch):  # never leave a request waiting on a lost entry
+                raise RuntimeError(f"{len(batch)} entries queued, {len(entries)} written")
         except Exception as exc:
             log.exception("ledger append failed; %d requests release nothing", len(batch))
             for queued in batch:
@@ -121,15 +128,23 @@ class Ledger:
 
     async def entries(self, query: AuditQuery) -> list[Entry]:
         await self.start()
-        return await self.sink.entries(query)
+        return await self._reading(self.sink.entries(query))
 
     async def verify(self) -> Verification:
         await self.start()
-        return await self.sink.verify()
+        return await self._reading(self.sink.verify())
 
     async def budget_used(self, agreement: str, day: str) -> int:
         await self.start()
-        return await self.sink.budget_used(agreement, day)
+        return await self._reading(self.sink.budget_used(agreement, day))
+
+    async def _reading(self, work: Awaitable[T]) -> T:
+        try:
+            return await work
+        except LedgerUnavailable:
+            raise
+        except Exception as exc:  # a driver error: say which ledger, not how it failed
+            raise LedgerUnavailable(f"the ledger {self.sink.where} cannot be read") from exc
 
 
 def open_sink(config: LedgerConfig, *, read_only: bool = False) -> Sink:

@@ -8,11 +8,13 @@ keeps ``node_modules`` (git-ignored) until the lock file changes.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +41,15 @@ def missing_tools() -> list[str]:
 
 
 def install_gateway() -> None:
-    """``npm ci`` from the committed lock file, unless node_modules already matches it."""
+    """``npm ci`` from the committed lock file, unless node_modules already matches it.
+
+    Serialised with a file lock: test sessions running side by side share node_modules."""
+    with (Path(tempfile.gettempdir()) / "gql-trust-gateway-npm-ci.lock").open("w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        _install_gateway()
+
+
+def _install_gateway() -> None:
     lock = hashlib.sha256((GATEWAY_DIR / "package-lock.json").read_bytes()).hexdigest()
     if STAMP.is_file() and STAMP.read_text(encoding="utf-8").strip() == lock:
         return

@@ -142,17 +142,20 @@ async def test_introspection_for_authenticated_callers_only_in_production(
     await app.state.trust.start()
     transport = httpx.ASGITransport(app=app)
     query = {"query": "{ __schema { queryType { name } } }"}
+    sdl = {"query": "{ _service { sdl } }"}
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             public = (await client.post("/graphql", json=query)).json()
             analyst = (
                 await client.post("/graphql", json=query, headers=duckdb_trust.headers("dwp"))
             ).json()
+            public_sdl = (await client.post("/graphql", json=sdl)).json()
     finally:
         await app.state.trust.close()
     assert public["data"] is None
     assert public["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert analyst["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert public_sdl["data"] is None  # the subgraph SDL is introspection too
 
 
 async def test_the_demo_profile_allows_introspection_to_all(duckdb_trust: TrustUnderTest) -> None:
