@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -56,6 +57,20 @@ class TrustGraphQL(GraphQL):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)  # several times faster than json for large results
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body must be a JSON object (or a list of them, when batching is on),
+        valid UTF-8 and nested no deeper than the GraphQL it can carry needs."""
+        try:
+            parsed = orjson.loads(data)  # also refuses nesting deeper than 1,024
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        items = parsed if isinstance(parsed, list) else [parsed]
+        if not all(isinstance(item, dict) for item in items):
+            raise HTTPException(400, "The request body must be a JSON object")
+        if _depth(parsed) > MAX_JSON_DEPTH:
+            raise HTTPException(400, f"The request body is nested deeper than {MAX_JSON_DEPTH}")
+        return parsed
+
     async def execute_single(  # type: ignore[override]
         self,
         request: Any,
@@ -65,6 +80,10 @@ class TrustGraphQL(GraphQL):
         root_value: Any,
         request_data: Any,
     ) -> Any:
+        if request_data.operation_name is None and _operations(request_data.query) > 1:
+            raise HTTPException(
+                400, "Must provide operation name if query contains multiple operations."
+            )
         # The ledger gate around the route records it before the response leaves.
         operation = capture(request, request_data, context)
         result = await super().execute_single(
@@ -206,3 +225,31 @@ def _payload_too_large(limit: int) -> Response:
         {"errors": [{"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
         status_code=413,
     )
+
+
+MAX_JSON_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _operations(query: str | None) -> int:
+    """How many operations a document defines (0 when it does not parse: the schema
+    reports that). Only asked when the request names no operation."""
+    if not query:
+        return 0
+    try:
+        document = parse(query, no_location=True, max_tokens=10_000)
+    except GraphQLError:
+        return 0
+    return sum(1 for d in document.definitions if isinstance(d, OperationDefinitionNode))

@@ -14,9 +14,10 @@ from .observe import Observe
 
 
 def _should_mask(error: GraphQLError) -> bool:
-    """Validation errors and the trust's own errors are safe to show; nothing else is."""
+    """Validation and input-coercion errors (graphql-core's own) and the trust's own
+    errors are safe to show; nothing else is."""
     original = error.original_error
-    return original is not None and not isinstance(original, TrustError)
+    return original is not None and not isinstance(original, TrustError | GraphQLError)
 
 
 class DisclosureReport(SchemaExtension):

@@ -11,7 +11,7 @@ from ..errors import InvalidQuery
 from ..planner import And, Cond, Filter, Not, Or
 from ..reference import Level, Reference
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits, matched in full
 _OPS = {
     "eq": "eq",
     "ne": "ne",
@@ -25,8 +25,8 @@ _OPS = {
 
 
 def parse_period(value: str) -> date:
-    match = _PERIOD.match(value)
-    if not match or not 1 <= int(match.group(2)) <= 12:
+    match = _PERIOD.fullmatch(value)
+    if not match or int(match.group(1)) < 1 or not 1 <= int(match.group(2)) <= 12:
         raise InvalidQuery(
             f'\'{value}\' is not a period: write a month as "YYYY-MM", e.g. "2025-01"'
         )

@@ -211,7 +211,7 @@ class CellBudget(SchemaExtension):
         try:
             limit = self.default_limit if limit is None else max(int(limit), 0)
             level = Level(self.argument(node, "geography") or Level.LOCAL_AUTHORITY.value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return 0.0  # invalid arguments are reported by validation or execution
         selected = {f.name.value for f in _fields(node.selection_set, self.fragments.get, set())}
         product = 1.0
