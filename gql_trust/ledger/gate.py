@@ -10,6 +10,7 @@ If the entry cannot be written the caller gets a 503 and no data.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,9 +22,18 @@ from starlette.responses import JSONResponse, Response
 from ..errors import BudgetExceeded, LedgerUnavailable
 from .chain import BudgetClaim
 from .entry import Entry, Outcome
-from .record import Requested, budget_claim, build_entry, classify, combine, transport
+from .record import (
+    Requested,
+    budget_claim,
+    build_entry,
+    classify,
+    combine,
+    timestamp,
+    transport,
+)
 from .writer import Ledger
 
+log = logging.getLogger("gql_trust.ledger")
 OPERATIONS = "ledger_operations"  # request.state: what the GraphQL view executed
 ENTRY = "ledger_entry"  # request.state: the entry written (for metrics and logs)
 
@@ -70,11 +80,20 @@ class LedgerGate:
                 return failed
             raise
         operations: list[Operation] = getattr(request.state, OPERATIONS, None) or []
-        if not operations or not all(o.finished for o in operations):
-            # Refused before any operation completed: a bad token, body or operation name.
-            outcome = _outcome_of_status(response.status_code)
-            return await self._record_refusal(request, started, outcome) or response
-        return await self._record_operations(request, started, operations, response)
+        try:
+            if not operations or not all(o.finished for o in operations):
+                # Refused before any operation completed: a bad token, body or operation name.
+                outcome = _outcome_of_status(response.status_code)
+                return await self._record_refusal(request, started, outcome) or response
+            return await self._record_operations(request, started, operations, response)
+        except Exception:
+            if getattr(request.state, ENTRY, None) is not None:
+                raise  # recorded already; what failed came after
+            # The full entry could not be built: record the bare fact, release nothing.
+            log.exception("could not build the ledger entry; no data released")
+            bare = Entry(timestamp=timestamp(), outcome=Outcome.ERROR, duration_ms=_ms(started))
+            await self._append(request, bare, None)
+            return ledger_unavailable()
 
     async def _record_operations(
         self, request: Request, started: float, operations: list[Operation], response: Response

@@ -138,8 +138,8 @@ def _hash_variables(variables: list[Any]) -> str:
     values = [v if v is not None else {} for v in variables]
     try:
         text = canonical_json(values[0] if len(values) == 1 else values)
-    except (TypeError, ValueError):
-        text = repr(values)
+    except (TypeError, ValueError, RecursionError):  # cannot happen for JSON-decoded values
+        text = "null"
     return sha256_text(text)
 
 

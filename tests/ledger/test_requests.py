@@ -192,3 +192,16 @@ async def test_batched_or_not_the_entry_is_written_before_the_response(
 
 def test_entry_json_is_stable() -> None:
     assert json.loads(canonical_json({"z": 1, "a": "\r\n"})) == {"a": "\r\n", "z": 1}
+
+
+async def test_an_entry_that_cannot_be_built_still_leaves_a_record_and_no_data(
+    trust_app: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**kwargs: Any) -> Any:
+        raise ValueError("unexpected shape")
+
+    monkeypatch.setattr("gql_trust.ledger.gate.build_entry", broken)
+    response = await trust_app.post(VACANCIES)
+    assert response.status_code == 503 and "data" not in response.json()
+    entry = await one_more(trust_app, 0)
+    assert entry.outcome is Outcome.ERROR and entry.cells_returned == 0
