@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .graphql.observe import STATE_KEY, OperationSummary
+from .ledger.gate import ENTRY as LEDGER_ENTRY
 from .trust import Trust
 
 ROUTES = frozenset({"/", "/graphql", "/healthz", "/readyz", "/metrics"})
@@ -122,14 +123,15 @@ class Metrics:
         route = _route(scope.get("path", ""))
         self.requests.labels(route, scope.get("method", ""), str(status)).inc()
         self.latency.labels(route).observe(seconds)
-        summary = scope.get("state", {}).get(STATE_KEY)
+        state = scope.get("state", {})
+        entry = state.get(LEDGER_ENTRY)
+        if entry is not None:  # the ledger's outcome is the one of record
+            self.operations.labels(entry.outcome.value).inc()
+        summary = state.get(STATE_KEY)
         if isinstance(summary, OperationSummary):
             self._operation(summary)
-        elif route == "/graphql" and status == 401:
-            self.operations.labels("UNAUTHENTICATED").inc()
 
     def _operation(self, summary: OperationSummary) -> None:
-        self.operations.labels(summary.outcome).inc()
         trace = getattr(summary.context, "trace", None)
         if trace is not None:
             for call in trace.calls:
