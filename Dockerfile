@@ -4,8 +4,10 @@
 #   docker build -t gql-trust .
 #   docker run --rm -p 8000:8000 gql-trust        # demo trust: http://127.0.0.1:8000/graphql
 #
-# To serve a real trust, mount its settings file and override the command:
-#   docker run --rm -p 8000:8000 -v "$PWD/trust:/trust:ro" gql-trust \
+# To serve a real trust, mount its settings file read-only and a writable volume for
+# the ledger (its settings then say `[ledger] path = "/ledger/ledger.sqlite"`, or
+# `kind = "postgres"`), and override the command:
+#   docker run --rm -p 8000:8000 -v "$PWD/trust:/trust:ro" -v ledger:/ledger gql-trust \
 #     gql-trust serve --config /trust/gql-trust.toml --host 0.0.0.0 --port 8000
 
 # ---- build: install the package (non-editable) and fetch the pinned GraphiQL bundles ----
