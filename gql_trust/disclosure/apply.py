@@ -21,6 +21,18 @@ class DisclosureTally:
     def as_dict(self) -> dict[str, Any]:
         return {"suppressed": self.suppressed, "perturbed": self.perturbed}
 
+    def record(
+        self, contract: Contract, methods: dict[str, Disclosure], flags: list[Flags]
+    ) -> None:
+        """Count the cells actually released (``flags`` of the rows in the response)."""
+        for name, method in methods.items():
+            self.methods[f"{contract.name}.{name}"] = method.value
+        self.suppressed += sum(suppressed for suppressed, _ in flags)
+        self.perturbed += sum(perturbed for _, perturbed in flags)
+
+
+Flags = tuple[bool, bool]  # (suppressed, perturbed) for one row
+
 
 def controlled_measures(
     contract: Contract, measures: tuple[str, ...], exact: set[str]
@@ -38,11 +50,12 @@ def apply_disclosure(
     columns: tuple[str, ...],
     rows: list[tuple[Any, ...]],
     methods: dict[str, Disclosure],
-    tally: DisclosureTally,
     cell_key_column: str,
-) -> list[tuple[Any, ...]]:
+) -> tuple[list[tuple[Any, ...]], list[Flags]]:
+    """The rows as the caller may see them, and per row whether it was suppressed or
+    perturbed (counted only for the rows that end up in the response)."""
     if not methods:
-        return rows
+        return rows, [(False, False)] * len(rows)
     position = {name: i for i, name in enumerate(columns)}
     key_at = position.get(cell_key_column)
     followers = [
@@ -57,9 +70,7 @@ def apply_disclosure(
         for name, method in methods.items()
         if name in position and name not in following
     ]
-    for name, method in methods.items():
-        tally.methods[f"{contract.name}.{name}"] = method.value
-    controlled = []
+    controlled, flags = [], []
     for row in rows:
         values = list(row)
         suppressed = perturbed = False
@@ -76,7 +87,6 @@ def apply_disclosure(
             if values[leader] is None and values[at] is not None:
                 values[at] = None
                 suppressed = True
-        tally.suppressed += suppressed
-        tally.perturbed += perturbed
+        flags.append((suppressed, perturbed))
         controlled.append(tuple(values))
-    return controlled
+    return controlled, flags

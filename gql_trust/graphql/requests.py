@@ -7,6 +7,7 @@ from typing import Any
 
 from ..contracts.model import Contract, Disclosure
 from ..disclosure import apply_disclosure, controlled_measures
+from ..disclosure.apply import Flags
 from ..errors import Forbidden, InvalidQuery
 from ..planner import And, CellQuery, Cond, Filter, OrderKey
 from ..planner.query import walk
@@ -32,22 +33,28 @@ class Plan:
     async def run(self, ctx: RequestContext) -> list[tuple[Any, ...]]:
         rows = await ctx.trust.run(self.query, ctx.trace, self.predicates, ctx.remaining())
         columns = self.query.dimensions + self.query.measures + (CELL_KEY,)
-        rows = apply_disclosure(
-            self.contract, columns, rows, self.disclosure, ctx.disclosure, CELL_KEY
-        )
+        rows, flags = apply_disclosure(self.contract, columns, rows, self.disclosure, CELL_KEY)
+        if self.page_after_disclosure is not None:
+            rows, flags = self._page(columns, rows, flags)
+        ctx.disclosure.record(self.contract, self.disclosure, flags)
         ctx.trace.cells += _released(rows, len(self.query.dimensions), len(self.query.measures))
-        if self.page_after_disclosure is None:
-            return rows
-        # Ordered by a published value: sorting exact values in the source would leak
-        # their order, so sort what the caller may see, then page.
-        order, limit, offset = self.page_after_disclosure
+        return rows
+
+    def _page(
+        self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], flags: list[Flags]
+    ) -> tuple[list[tuple[Any, ...]], list[Flags]]:
+        """Ordered by a published value: sorting exact values in the source would leak
+        their order, so sort what the caller may see, then page."""
+        order, limit, offset = self.page_after_disclosure  # type: ignore[misc]
+        pairs = list(zip(rows, flags, strict=True))
         for key in reversed(order):
             at = columns.index(key.field)
-            known = [r for r in rows if r[at] is not None]
-            rows = sorted(known, key=lambda r: r[at], reverse=key.descending) + [
-                r for r in rows if r[at] is None
+            known = [p for p in pairs if p[0][at] is not None]
+            pairs = sorted(known, key=lambda p: p[0][at], reverse=key.descending) + [
+                p for p in pairs if p[0][at] is None
             ]
-        return rows[offset:] if limit is None else rows[offset : offset + limit]
+        page = pairs[offset:] if limit is None else pairs[offset : offset + limit]
+        return [row for row, _ in page], [flag for _, flag in page]
 
 
 def plan_cells(

@@ -185,6 +185,14 @@ class QuerySpec:
         text = f"{header} {{ {self.dataset.name}({', '.join(args)}) {{ {fields} }} }}"
         return text, variables
 
+    def __repr__(self) -> str:
+        """The GraphQL the server is asked (what a failing example should show)."""
+        text, variables = self.graphql()
+        return f"{text}  variables={json.dumps(variables)}" if variables else text
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis's printer
+        printer.text(repr(self))
+
     def row(self, cell: dict[str, Any]) -> tuple[Any, ...]:
         """A response cell -> (grouped dimensions in contract order, selected measures)."""
         assert list(cell) == list(self.selection), (list(cell), self.selection)
@@ -232,16 +240,12 @@ def values_of(dim: Dim, domain: Domain, geography: str) -> st.SearchStrategy[Any
 def operators(draw: st.DrawFn, dim: Dim, domain: Domain, geography: str) -> dict[str, Any]:
     """An operator object such as {gte: "2025-01", notIn: ["2025-06"]}."""
     value = values_of(dim, domain, geography)
-    ops = draw(
-        st.lists(
-            st.sampled_from(BOOLEAN_OPS if dim.kind == "boolean" else STRING_OPS),
-            min_size=1,
-            max_size=2,
-            unique=True,
-        )
-    )
+    names = BOOLEAN_OPS if dim.kind == "boolean" else STRING_OPS
+    ops = draw(st.permutations(names))[: draw(st.sampled_from([1, 1, 1, 2]))]
     return {
-        op: draw(st.lists(value, max_size=4)) if op in ("in", "notIn") else draw(value)
+        op: [draw(value) for _ in range(draw(st.sampled_from([1, 2, 3, 1, 2, 3, 4, 0])))]
+        if op in ("in", "notIn")
+        else draw(value)
         for op in ops
     }
 
@@ -250,16 +254,20 @@ def operators(draw: st.DrawFn, dim: Dim, domain: Domain, geography: str) -> dict
 def where_trees(
     draw: st.DrawFn, dims: tuple[Dim, ...], domain: Domain, geography: str, depth: int
 ) -> dict[str, Any]:
-    """A `where` object: conditions on up to two dimensions, and (below the depth limit)
-    `and`/`or` lists and `not`, nested."""
+    """A `where` object: conditions on up to two dimensions, and (down to ``depth``)
+    `and`/`or` lists and `not`, nested. Mostly one condition a node, so that trees
+    select some rows but not all."""
     node: dict[str, Any] = {}
-    for dim in draw(st.lists(st.sampled_from(dims), max_size=2, unique=True)):
+    count = draw(st.sampled_from([1, 1, 1, 2, 0] if depth == 0 else [0, 0, 1, 1, 2]))
+    for dim in draw(st.permutations(dims))[:count]:
         node[dim.filter] = draw(operators(dim, domain, geography))
     if depth > 0:
         inner = where_trees(dims, domain, geography, depth - 1)
-        combine = st.lists(st.sampled_from(("and", "or", "not")), min_size=1, max_size=2, unique=True)
-        for key in draw(combine):
-            size = 1 if key == "not" else draw(st.sampled_from([1, 2, 0]))
+        keys = [draw(st.sampled_from(["or", "or", "and", "not"]))]
+        if draw(st.sampled_from([False, False, True])):
+            keys.append(draw(st.sampled_from([k for k in ("or", "and", "not") if k != keys[0]])))
+        for key in keys:
+            size = 1 if key == "not" else draw(st.sampled_from([1, 2, 2, 1, 2, 0]))
             items = [draw(inner) for _ in range(size)]
             node[key] = items[0] if key == "not" else items
     return node
@@ -281,13 +289,12 @@ def queries(
     dims = tuple(d for d in dataset.dims if d.name not in hidden)
     geography = draw(st.sampled_from(LEVELS))
     grouped = draw(st.lists(st.sampled_from([d.name for d in dims]), unique=True))
-    measures = draw(st.lists(st.sampled_from(dataset.measures), unique=True))
+    measures = draw(st.permutations(dataset.measures))[: draw(st.sampled_from([1, 1, 2, 0]))]
     if not grouped and not measures:
         measures = [dataset.measures[0]]
     selection = tuple(draw(st.permutations(grouped + measures)))
-    where = draw(st.none() | st.integers(0, 3).flatmap(
-        lambda depth: where_trees(dims, domain, geography, depth)
-    ))
+    depth = draw(st.sampled_from([None, 0, 1, 2, 3]))
+    where = None if depth is None else draw(where_trees(dims, domain, geography, depth))
     keys = draw(st.permutations(selection))[: draw(st.integers(0, min(3, len(selection))))]
     order = tuple((key, draw(st.booleans())) for key in keys)
     if narrow and any(key in dataset.measures for key in keys):
@@ -300,13 +307,17 @@ def queries(
         where,
         draw(st.booleans()),
         order,
-        draw(paging(st.integers(1, 40))),
-        draw(paging(st.integers(1, 10))),
+        draw(paging(LIMITS, st.integers(1, 40))),
+        draw(paging(OFFSETS, st.integers(1, 5))),
     )
 
 
-def paging(small: st.SearchStrategy[int]) -> st.SearchStrategy[int | None]:
-    """Mostly absent or small; sometimes 0, or beyond a default page of 1,000."""
-    return st.sampled_from([None, None, "small", "small", 0, 1000, 1500]).flatmap(
-        lambda choice: small if choice == "small" else st.just(choice)  # type: ignore[arg-type]
+# Mostly absent or small; sometimes 0, or a default page (1,000) or more.
+LIMITS = (None, None, "small", "small", "small", "small", 0, 1000, 1500)
+OFFSETS = (None, None, None, None, "small", "small", 0, 1000)
+
+
+def paging(choices: tuple[Any, ...], small: st.SearchStrategy[int]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(choices).flatmap(
+        lambda choice: small if choice == "small" else st.just(choice)
     )

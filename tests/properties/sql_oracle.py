@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -78,17 +79,9 @@ def _with_geo(spec: QuerySpec, rollup: dict[str, str]) -> tuple[str, str]:
     return f"WITH geo(la, up) AS (VALUES {values}) ", "JOIN geo g ON t.area_code = g.la"
 
 
-# Oracle output columns per dataset: d0..dn (grouped dimensions in contract order), then
-# these measure columns (every measure of the dataset, selected or not).
-MEASURE_COLUMNS = {
-    "claimants": ("m_claimants", "ck"),
-    "payrolledEmployees": ("m_employees", "m_meanmonthlypay"),
-    "vacancies": ("m_vacancies",),
-}
-
-
 def grouped_sql(spec: QuerySpec, table: str, rollup: dict[str, str]) -> str:
-    """One row per result cell: grouped dimensions then every measure (exact)."""
+    """One row per result cell: grouped dimensions as d0..dn (contract order), then every
+    measure of the dataset, exact, as m_<name> (and the claimants' cell key as ck)."""
     with_geo, join = _with_geo(spec, rollup)
     where = sql_condition(spec.where or {}, spec)
     exprs = [dimension_sql(d, spec.geography) for d in spec.dims]
@@ -166,9 +159,12 @@ def claimants_perturbed(cell: dict[str, Any]) -> dict[str, Any]:
 
 
 def employees_ten_five(cell: dict[str, Any]) -> dict[str, Any]:
+    """Employees under the 10-5 rule; mean pay only where employees are published. Marks
+    the cell ``suppressed`` when a value was withheld (a cell with no rows has none)."""
     employees = ten_five(cell["m_employees"])
     mean = cell["m_meanmonthlypay"] if employees is not None else None
-    return {**cell, "m_employees": employees, "m_meanmonthlypay": mean}
+    suppressed = cell["m_employees"] is not None and employees is None
+    return {**cell, "m_employees": employees, "m_meanmonthlypay": mean, "suppressed": suppressed}
 
 
 def _compare(keys: list[tuple[str, bool]]) -> Callable[[dict[str, Any], dict[str, Any]], int]:
@@ -184,6 +180,12 @@ def _compare(keys: list[tuple[str, bool]]) -> Callable[[dict[str, Any], dict[str
         return 0
 
     return compare
+
+
+@dataclass(frozen=True)
+class Answer:
+    cells: list[tuple[Any, ...]]
+    suppressed: int
 
 
 class PropertyOracle:
@@ -219,8 +221,9 @@ class PropertyOracle:
                     row[name] = int(value)
         return rows
 
-    async def cells(self, spec: QuerySpec, disclose: Disclose = exact) -> list[tuple[Any, ...]]:
-        """What the server should return: rows of (grouped dimensions, selected measures)."""
+    async def answer(self, spec: QuerySpec, disclose: Disclose = exact) -> Answer:
+        """What the server should return: rows of (grouped dimensions, selected measures),
+        and how many of them have a suppressed value."""
         grouped = grouped_sql(spec, self.table(spec), self.domain.rollup[spec.geography])
         by_published = disclose is not exact and any(
             f in spec.dataset.measures for f, _ in spec.order
@@ -234,7 +237,9 @@ class PropertyOracle:
             rows = rows[start : start + (DEFAULT_LIMIT if spec.limit is None else spec.limit)]
         else:
             rows = [disclose(r) for r in await self.fetch(spec, ordered_sql(spec, grouped))]
-        return [self.as_cell(spec, r) for r in rows]
+        # a cell without measures has nothing to withhold
+        suppressed = sum(1 for r in rows if r.get("suppressed")) if spec.measures else 0
+        return Answer([self.as_cell(spec, r) for r in rows], suppressed)
 
     @staticmethod
     def as_cell(spec: QuerySpec, row: dict[str, Any]) -> tuple[Any, ...]:
