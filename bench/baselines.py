@@ -123,7 +123,7 @@ async def copy_relation(name: str, dsn: str, layout: Layout) -> tuple[pa.Table, 
 
         def fetch() -> pa.Table:
             with duckdb.connect(":memory:") as connection:
-                return connection.execute(f"SELECT * FROM {reader}").fetch_arrow_table()
+                return connection.sql(f"SELECT * FROM {reader}").to_arrow_table()
 
         table = await asyncio.get_running_loop().run_in_executor(None, fetch)
         size = table.nbytes

@@ -6,6 +6,7 @@ from typing import Any
 
 CONTENDERS = (
     ("raw", "raw SQL (driver)"),
+    ("raw_distinct", "raw SQL, COUNT(DISTINCT)"),
     ("gql_trust", "**gql-trust**"),
     ("postgraphile", "PostGraphile + pg-aggregates"),
     ("batch", "batch copy"),
@@ -29,6 +30,16 @@ def _load(entry: dict[str, Any], conc: str, field: str) -> Any:
     if "skipped" in block:
         return "skipped"
     return block.get(field)
+
+
+def _spread(entry: dict[str, Any]) -> str:
+    spread = (entry.get("c16") or {}).get("connections_per_process")
+    return f" [{'+'.join(map(str, spread))}]" if spread else ""
+
+
+def _cpu(entry: dict[str, Any]) -> float | None:
+    value = (entry.get("c1") or {}).get("server_cpu_ms_per_request")
+    return value if isinstance(value, (int, float)) else None
 
 
 def _p50(results: dict[str, Any], who: str, key: str, conc: str = "c1") -> float | None:
@@ -55,7 +66,11 @@ def render(results: dict[str, Any]) -> str:
         f"- Servers: gql-trust `serve --workers {results['servers']['gql_trust_workers']}` "
         f"(policy, disclosure control, ledger: {data['ledger']}); PostGraphile "
         f"`--cluster-workers {results['servers']['postgraphile_workers']}`",
-        f"- Command: `{results['command']}` ({results['elapsed_s']} s)",
+        f"- Command: `{results['command']}` ({results['elapsed_s']} s); load average at "
+        f"start {results.get('load_average_at_start')} (other work on the machine inflates "
+        "every contender's numbers)",
+        "- req/s (16) for servers: [connections per server process], e.g. [16] = every "
+        "keep-alive connection landed on one worker",
         "",
         "| workload | contender | cells | rows out of sources | p50 ms (1 client) | "
         "p95 ms (1) | req/s (1) | p50 ms (16 clients) | p95 ms (16) | req/s (16) | "
@@ -82,7 +97,8 @@ def render(results: dict[str, Any]) -> str:
                 f"| {name} | {label} | {_n(cells)} | {_n(rows)} | "
                 f"{_n(_load(entry, 'c1', 'p50_ms'))} | {_n(_load(entry, 'c1', 'p95_ms'))} | "
                 f"{_n(_load(entry, 'c1', 'rps'))} | {_n(_load(entry, 'c16', 'p50_ms'))} | "
-                f"{_n(_load(entry, 'c16', 'p95_ms'))} | {_n(_load(entry, 'c16', 'rps'))} | "
+                f"{_n(_load(entry, 'c16', 'p95_ms'))} | {_n(_load(entry, 'c16', 'rps'))}"
+                f"{_spread(entry)} | "
                 f"{_n(entry.get('peak_worker_rss_mb'))} |"
             )
     lines += ["", *render_reading(results), ""]
@@ -96,9 +112,10 @@ def render_reading(results: dict[str, Any]) -> list[str]:
     batch = results.get("batch") or {}
     lines = [
         "| workload | gql-trust p50 / raw p50 | overhead vs raw (ms) | server's own SQL (ms, "
-        "explain) | overhead vs own SQL (ms) | vs PostGraphile p50 | rows: batch / gql-trust "
+        "explain, slowest call) | overhead vs own SQL (ms) | server CPU ms/request, 1 client "
+        "(gql-trust / PostGraphile) | vs PostGraphile p50 | rows: batch / gql-trust "
         "| source queries | answers match raw |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--|",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--|",
     ]
     for key in results["workloads"]:
         g = gt.get(key) or {}
@@ -118,12 +135,16 @@ def render_reading(results: dict[str, Any]) -> list[str]:
             f"| {key} | {_ratio(ours, raw)} | "
             f"{_n(ours - raw if ours is not None and raw is not None else None)} | "
             f"{_n(own_sql)} | {_n(ours - own_sql if ours is not None and own_sql else None)} | "
+            f"{_n(_cpu(g))} / {_n(_cpu(pg.get(key) or {}))} | "
             f"{_ratio(ours, theirs)} | "
             f"{_n(round(batch_rows / rows) if batch_rows and rows else None)}x | "
             f"{_n(explain.get('source_calls'))} | {match} |"
         )
     lines.append("")
     lines.append(
+        "overhead: end to end minus the source's time, on the same request shape; server "
+        "CPU is user+system time of the server's processes (all workers) per request, "
+        "which other load on the machine does not inflate. "
         "answers match raw: gql-trust / PostGraphile / batch copy, cell for cell against the "
         "raw SQL answer (- where not compared). W6 compares claimants and vacancies exactly "
         "and employees after the 10-5 rule the DWP analyst is subject to."
@@ -133,7 +154,7 @@ def render_reading(results: dict[str, Any]) -> list[str]:
 
 def check_failures(results: dict[str, Any]) -> list[str]:
     failures = []
-    for who in ("gql_trust", "postgraphile", "batch"):
+    for who in ("raw_distinct", "gql_trust", "postgraphile", "batch"):
         for key, entry in (results.get(who) or {}).items():
             if key.startswith("_") or not isinstance(entry, dict):
                 continue

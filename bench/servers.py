@@ -102,6 +102,29 @@ class Server:
         self.peak_total_rss = max(self.peak_total_rss, total)
         return largest, total
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the server's processes."""
+        total = 0.0
+        for p in self.processes():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                times = p.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def connections_per_process(self, port: int) -> list[int]:
+        """Established client connections held by each of the server's processes."""
+        counts = []
+        for p in self.processes():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                n = sum(
+                    1
+                    for c in p.net_connections(kind="tcp")
+                    if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+                )
+                if n:
+                    counts.append(n)
+        return sorted(counts, reverse=True)
+
     def reset_peaks(self) -> None:
         self.peak_worker_rss = self.peak_total_rss = 0
 

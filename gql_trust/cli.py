@@ -200,6 +200,7 @@ def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
+        access_log=False,  # the ledger records every request; no second, unchained log
     )
 
 

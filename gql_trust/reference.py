@@ -70,13 +70,24 @@ class Reference:
     def local_authorities(self) -> tuple[str, ...]:
         return tuple(sorted(c for c, a in self.areas.items() if a.level is Level.LOCAL_AUTHORITY))
 
+    @cached_property
+    def _rollups(self) -> dict[Level, tuple[tuple[str, str], ...]]:
+        return {
+            level: tuple((la, self.ancestor_at(la, level)) for la in self.local_authorities)
+            for level in Level
+        }
+
+    @cached_property
+    def _codes(self) -> dict[Level, frozenset[str]]:
+        return {level: frozenset(up for _, up in rows) for level, rows in self._rollups.items()}
+
     def rollup(self, level: Level) -> tuple[tuple[str, str], ...]:
         """(local authority code, code at ``level``) for every local authority."""
-        return tuple((la, self.ancestor_at(la, level)) for la in self.local_authorities)
+        return self._rollups[level]
 
     def codes_at(self, level: Level) -> frozenset[str]:
         """The area codes that appear as results at a ``geography`` level."""
-        return frozenset(code for _, code in self.rollup(level))
+        return self._codes[level]
 
 
 def load_reference(areas_csv: Path, sectors_csv: Path) -> Reference:

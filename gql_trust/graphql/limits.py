@@ -27,6 +27,7 @@ from strawberry.extensions import (
     ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.types import ExecutionResult
 
@@ -36,19 +37,20 @@ from ..reference import Level
 
 
 def limit_extensions(limits: LimitsConfig, contracts: tuple[Contract, ...]) -> list[Any]:
-    # ValidationCache is left out on purpose: it keys on the document alone, and the
-    # limits below must see every request. Parsing is cached (bounded).
+    # The document-level rules are built once, so that validation (a few ms a request)
+    # can be cached per document; checks that depend on the caller or the variables
+    # (introspection, cell cost) run at execution, every time.
+    rules = [
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+        _max_root_fields(limits.max_root_fields),
+        _max_directives(limits.max_directives_per_field),
+    ]
     return [
         lambda: ParserCache(maxsize=limits.parser_cache),
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: AddValidationRules(
-            [
-                _max_root_fields(limits.max_root_fields),
-                _max_directives(limits.max_directives_per_field),
-            ]
-        ),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=limits.validation_cache),
         lambda: IntrospectionGate(limits.introspection),
         lambda: CellBudget(limits, {c.name: c for c in contracts}),
     ]

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from ..contracts.model import Aggregation, Conformed, Contract
 from ..reference import Level, Reference
-from .query import CellQuery, Cond, Filter, Not, Or, walk
+from .query import And, CellQuery, Cond, Filter, Not, Or, walk
 
 CELL_KEY = "cell_key"  # extra output column: sum of contributing record keys mod 2^32
 _MOD_2_32 = exp.Literal.number(2**32)
@@ -61,8 +61,10 @@ class _Builder:
         )
         # Rows are unique per (unit, these dimensions): grouped by all of them, every
         # unit appears at most once per cell, so counting rows counts distinct units.
+        # A filter that pins a dimension to one value does the same as grouping by it.
+        fixed = set(query.dimensions) | _pinned(query.where)
         self.units_unique = bool(contract.unique_per) and all(
-            d in query.dimensions for d in contract.unique_per
+            d in fixed for d in contract.unique_per
         )
 
     def param(self) -> exp.Parameter:
@@ -217,6 +219,16 @@ class _Builder:
             alias="g",
             columns=["code", "rolled"],
         )
+
+
+def _pinned(where: Filter | None) -> set[str]:
+    """Dimensions an AND of conditions fixes to a single value (``eq``, or ``in`` one)."""
+    if isinstance(where, And):
+        return set().union(*(_pinned(item) for item in where.items))
+    if isinstance(where, Cond) and isinstance(where.values, int):
+        single = where.op == "eq" or (where.op == "in" and where.values == 1)
+        return {where.field} if single else set()
+    return set()
 
 
 _COMPARE: dict[str, Callable[[exp.Expression, exp.Expression], exp.Expression]] = {
