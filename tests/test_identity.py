@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -220,6 +222,18 @@ def _forged_none(claims: dict[str, Any], kid: str) -> str:
     return f"{part({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{part(claims)}."
 
 
+def _forged_hmac(claims: dict[str, Any], kid: str, public_pem: str) -> str:
+    """The classic key-confusion attack: HMAC-sign with the (public) verification key."""
+
+    def part(value: bytes) -> str:
+        return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
+
+    header = part(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
+    body = part(json.dumps(claims).encode())
+    mac = hmac.new(public_pem.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{part(mac)}"
+
+
 def _tampered(token: str) -> str:
     header, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -274,6 +288,11 @@ def bad_tokens(keys: dict[str, tuple[Path, str]]) -> list[tuple[str, str, str]]:
             "token is for another audience",
         ),
         ("alg none", bearer(_forged_none(claims, "ec-new")), "token algorithm is not accepted"),
+        (
+            "HS256 with the public key as the secret",
+            bearer(_forged_hmac(claims, "ec-new", keys["ec-new"][1])),
+            "token algorithm is not accepted",
+        ),
         (
             "alg mismatch",
             bearer(raw_token(keys, kid="rsa", algorithm="RS256", header_kid="ec-new")),

@@ -238,3 +238,71 @@ async def test_rates_use_the_published_inputs(duckdb_trust: TrustUnderTest) -> N
                 1000 * row["claimants"] / row["employees"], abs=1e-4
             )
             assert row["employees"] % 5 == 0
+
+
+async def test_a_perturbed_cell_has_one_value_whatever_the_query_shape(
+    duckdb_trust: TrustUnderTest,
+) -> None:
+    """Birmingham, 2025-06, women: asked three different ways, one published value."""
+    flat = await ask(
+        duckdb_trust,
+        "hmrc",
+        '{ claimants(where: {period: {eq: "2025-06"}}) { area { code } period sex claimants } }',
+    )
+    filtered = await ask(
+        duckdb_trust,
+        "hmrc",
+        '{ claimants(where: {period: {eq: "2025-06"}, areaCode: {eq: "E08000025"}, '
+        'sex: {eq: "F"}}) { claimants } }',
+    )
+    nested = await ask(
+        duckdb_trust,
+        "hmrc",
+        '{ area(code: "E08000025") { claimants(where: {period: {in: ["2025-06"]}}) '
+        "{ sex claimants } } }",
+    )
+    from_flat = next(
+        c["claimants"]
+        for c in flat["data"]["claimants"]
+        if c["area"]["code"] == "E08000025" and c["sex"] == "F"
+    )
+    from_filtered = filtered["data"]["claimants"][0]["claimants"]
+    from_nested = next(
+        c["claimants"] for c in nested["data"]["area"]["claimants"] if c["sex"] == "F"
+    )
+    assert from_flat == from_filtered == from_nested
+    exact = await ask(
+        duckdb_trust,
+        "dwp",
+        '{ claimants(where: {period: {eq: "2025-06"}, areaCode: {eq: "E08000025"}, '
+        'sex: {eq: "F"}}) { claimants } }',
+    )
+    assert abs(from_flat - exact["data"]["claimants"][0]["claimants"]) <= 3
+
+
+async def test_differencing_does_not_reveal_a_small_area_exactly(
+    duckdb_trust: TrustUnderTest,
+) -> None:
+    """A total with and without one area, minus each other, is not that area's count."""
+    month = '{eq: "2025-06"}'
+    truth = await ask(
+        duckdb_trust,
+        "dwp",
+        f'{{ claimants(where: {{period: {month}, ageBand: {{eq: "65+"}}}}) '
+        "{ area { code } claimants } }",
+    )
+    small = sorted(truth["data"]["claimants"], key=lambda c: c["claimants"])[:8]
+    revealed = 0
+    for cell in small:
+        code = cell["area"]["code"]
+        both = await ask(
+            duckdb_trust,
+            "hmrc",
+            f'{{ all: claimants(where: {{period: {month}, ageBand: {{eq: "65+"}}}}) '
+            "{ claimants } "
+            f'  rest: claimants(where: {{period: {month}, ageBand: {{eq: "65+"}}, '
+            f'areaCode: {{ne: "{code}"}}}}) {{ claimants }} }}',
+        )
+        difference = both["data"]["all"][0]["claimants"] - both["data"]["rest"][0]["claimants"]
+        revealed += difference == cell["claimants"]
+    assert revealed < len(small), "the noise on the two totals must not cancel every time"
