@@ -88,9 +88,11 @@ def _geography(subject: Subject, rule: str, term: str) -> bool:
         raise ConfigError(f"policy rule {rule}: unknown geography in {term!r}") from exc
     ok = subject.geography.rank >= level.rank if at_least else subject.geography is level
     if not ok:
-        wanted = f"{level.value} or coarser" if at_least else f"{level.value} only"
+        wanted = (
+            f"{level.value} or coarser geography" if at_least else f"{level.value} geography only"
+        )
         subject.failures.append(
-            (rule, f"{subject.dataset} is available at {wanted} geography to this caller")
+            (rule, f"{subject.dataset} is available to this caller at {wanted}")
         )
     return ok
 

@@ -173,7 +173,7 @@ async def test_la_officer_sees_only_its_own_authority(duckdb_trust: TrustUnderTe
     )
     assert other["data"] == {"claimants": [{"claimants": 0}], "area": {"claimants": []}}
     regional = await ask(duckdb_trust, "la", "{ claimants(geography: REGION) { claimants } }")
-    assert "LOCAL_AUTHORITY only" in regional["errors"][0]["extensions"]["reason"]
+    assert "LOCAL_AUTHORITY geography only" in regional["errors"][0]["extensions"]["reason"]
 
 
 async def test_owner_gets_exact_counts_and_others_perturbed(duckdb_trust: TrustUnderTest) -> None:
