@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -80,10 +79,7 @@ class TrustGraphQL(GraphQL):
         root_value: Any,
         request_data: Any,
     ) -> Any:
-        if request_data.operation_name is None and _operations(request_data.query) > 1:
-            raise HTTPException(
-                400, "Must provide operation name if query contains multiple operations."
-            )
+        context.operation_named = request_data.operation_name is not None
         # The ledger gate around the route records it before the response leaves.
         operation = capture(request, request_data, context)
         result = await super().execute_single(
@@ -241,15 +237,3 @@ def _depth(value: Any) -> int:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
     return deepest
-
-
-def _operations(query: str | None) -> int:
-    """How many operations a document defines (0 when it does not parse: the schema
-    reports that). Only asked when the request names no operation."""
-    if not query:
-        return 0
-    try:
-        document = parse(query, no_location=True, max_tokens=10_000)
-    except GraphQLError:
-        return 0
-    return sum(1 for d in document.definitions if isinstance(d, OperationDefinitionNode))

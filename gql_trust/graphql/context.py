@@ -20,6 +20,7 @@ class RequestContext:
     request: Any = None
     response: Any = None
     principal: Principal = PUBLIC
+    operation_named: bool = True  # did the request name its operation?
     started: float = field(default_factory=time.monotonic)
 
     def remaining(self) -> float:

@@ -51,6 +51,7 @@ def limit_extensions(limits: LimitsConfig, contracts: tuple[Contract, ...]) -> l
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=limits.validation_cache),
+        OperationNameRequired,
         lambda: IntrospectionGate(limits.introspection),
         lambda: CellBudget(limits, {c.name: c for c in contracts}),
     ]
@@ -107,6 +108,24 @@ def _refuse(extension: SchemaExtension, message: str, code: str) -> None:
     extension.execution_context.result = ExecutionResult(
         data=None, errors=[GraphQLError(message, extensions={"code": code})]
     )
+
+
+class OperationNameRequired(SchemaExtension):
+    """A document with several operations must say which to run (GraphQL spec 6.1);
+    Strawberry would otherwise run the first."""
+
+    def on_execute(self) -> Iterator[None]:
+        named = getattr(self.execution_context.context, "operation_named", True)
+        document = self.execution_context.graphql_document
+        if not named and document is not None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                _refuse(
+                    self,
+                    "Must provide operation name if query contains multiple operations.",
+                    "BAD_USER_INPUT",
+                )
+        yield
 
 
 # `_service { sdl }` is the federation subgraph's schema: introspection by another name.
