@@ -14,6 +14,8 @@ from ..config import SourceConfig
 from ..errors import SourceTimeout, SourceUnavailable
 from .base import Source
 
+CANCEL_GRACE_S = 0.5  # past a statement's timeout, for its cancel to reach the server
+
 
 class PostgresSource(Source):
     kind = "postgres"
@@ -46,6 +48,9 @@ class PostgresSource(Source):
                         min_size=1,
                         max_size=self.config.pool_size,
                         timeout=5.0,  # connecting; statements have their own timeout
+                        # Also bounds asyncpg's background cancel request, which would
+                        # otherwise wait forever on a server that accepts but never answers.
+                        command_timeout=max(self.config.statement_timeout_s, 1.0),
                         server_settings={
                             "statement_timeout": str(timeout_ms),
                             "default_transaction_read_only": "on",
@@ -67,7 +72,12 @@ class PostgresSource(Source):
             # asyncpg cancels the statement on the server when the timeout passes;
             # the pool's statement_timeout bounds it too.
             limit = min(self.config.statement_timeout_s, timeout or float("inf"))
-            records = await pool.fetch(sql, *params, timeout=limit)
+            # The statement's own timeout only covers the statement: waiting for a pooled
+            # connection, and returning it after a timed-out statement (asyncpg waits for
+            # its cancel request to be answered), are bounded here, so a server that has
+            # stopped answering (frozen, partitioned) cannot hold a request past its deadline.
+            async with asyncio.timeout(limit + CANCEL_GRACE_S):
+                records = await pool.fetch(sql, *params, timeout=limit)
         except (asyncpg.QueryCanceledError, TimeoutError) as exc:
             raise SourceTimeout(f"source '{self.name}' timed out") from exc
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
