@@ -29,6 +29,7 @@ from .identity import PUBLIC, authenticate
 from .ledger import Ledger
 from .ledger.gate import LedgerGate, capture
 from .metrics import Metrics, MetricsMiddleware
+from .observability import RequestIdMiddleware
 from .trust import Trust
 
 
@@ -143,20 +144,24 @@ def create_app(settings: Settings) -> Starlette:
     async def home(request: Request) -> Response:
         return HTMLResponse(await render_catalog(trust))
 
-    metrics = Metrics(trust)
+    metrics = Metrics(trust, ledger)
 
     async def metrics_route(request: Request) -> Response:
         body, content_type = await metrics.render(request.headers.get("accept", ""))
         return Response(body, headers={"Content-Type": content_type})
 
-    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    middleware = [
+        Middleware(RequestIdMiddleware),  # outermost: the id, then the access log line
+        Middleware(MetricsMiddleware, metrics=metrics),
+    ]
     if settings.server.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.server.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                expose_headers=["X-Request-Id"],
             )
         )
     app = Starlette(

@@ -192,6 +192,8 @@ def _print_demo_tokens(auth: AuthConfig | None, url: str) -> None:
 def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from .observability import logging_config
+
     os.environ[CONFIG_ENV] = str(config)
     uvicorn.run(
         "gql_trust.app:create_app_from_env",
@@ -200,7 +202,8 @@ def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
-        access_log=False,  # the ledger records every request; no second, unchained log
+        log_config=logging_config(),  # JSON lines on stderr, in every worker process
+        access_log=False,  # gql_trust.access writes one JSON line a request instead
     )
 
 
@@ -279,29 +282,31 @@ def schema_sdl(config: Path | None = None, *, federation: bool = False) -> str:
 @main.command()
 @click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
 def check(config: Path | None) -> None:
-    """Validate the settings, contracts and reference data, and reach every source."""
+    """Validate contracts against the live sources, and policies and agreements against the
+    contracts: one line per problem, exit 1 if any (2 if the settings cannot be loaded)."""
+    from .checks import check_trust
     from .trust import Trust
 
     settings = load_settings(config)
-    trust = Trust.from_settings(settings)
-
-    async def reach() -> dict[str, str]:
-        await trust.start()
-        try:
-            return await trust.readiness()
-        finally:
-            await trust.close()
-
-    states = asyncio.run(reach())
+    trust = Trust.from_settings(settings)  # contracts, reference data, policy files load
+    report = asyncio.run(check_trust(trust))
     for name, contract in sorted(trust.contracts.items()):
-        console.print(f"contract {name}: ok ({contract.path})", markup=False)
-    for name, state in sorted(states.items()):
-        console.print(f"source {name}: {state}", markup=False)
-    if any(state != "ok" for state in states.values()):
-        _fail(
-            "some sources cannot be reached: "
-            + ", ".join(n for n, s in states.items() if s != "ok")
-        )
+        state = "ok" if name in report.contracts else "not checked"
+        mine = [p for p in report.problems if p.where.startswith(contract.path)]
+        if mine:
+            state = f"{len(mine)} problem{'' if len(mine) == 1 else 's'}"
+        _say(f"contract {name}: {state} ({contract.path})")
+    for name, state in sorted(report.sources.items()):
+        _say(f"source {name}: {state}")
+    for problem in report.problems:
+        _say(f"{problem.severity}: {problem}")
+    _say(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+def _say(line: str) -> None:
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @main.group()

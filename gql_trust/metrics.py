@@ -9,8 +9,10 @@ readiness are read from the trust at scrape time by a custom collector.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -18,12 +20,17 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import LedgerUnavailable
 from .graphql.observe import STATE_KEY, OperationSummary
+from .ledger import Ledger
 from .ledger.gate import ENTRY as LEDGER_ENTRY
+from .ledger.gate import WRITE_SECONDS as LEDGER_WRITE_SECONDS
 from .trust import Trust
 
 ROUTES = frozenset({"/", "/graphql", "/healthz", "/readyz", "/metrics"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LEDGER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+BUDGET_READ_TIMEOUT_S = 2.0  # a slow ledger must not hold up a scrape
 
 
 class TrustCollector(Collector):
@@ -32,6 +39,7 @@ class TrustCollector(Collector):
     def __init__(self, trust: Trust) -> None:
         self.trust = trust
         self.ready: dict[str, bool] = {}  # refreshed by Metrics.render before each scrape
+        self.budgets: dict[str, tuple[int, int]] = {}  # agreement -> (used today, daily limit)
 
     def collect(self) -> Iterator[Metric]:
         queries = CounterMetricFamily(
@@ -53,6 +61,23 @@ class TrustCollector(Collector):
         for name, ok in sorted(self.ready.items()):
             ready.add_metric([name], 1.0 if ok else 0.0)
         yield ready
+        if self.budgets:  # absent while the ledger cannot be read: never a made-up 0
+            used = GaugeMetricFamily(
+                "gql_trust_budget_used_cells",
+                "Cells released today (UTC) under each agreement, from the ledger's budget "
+                "reservations (all workers and hosts).",
+                labels=["agreement"],
+            )
+            limit = GaugeMetricFamily(
+                "gql_trust_budget_limit_cells",
+                "Each agreement's daily cell budget (policies/agreements.yaml).",
+                labels=["agreement"],
+            )
+            for agreement, (cells, budget) in sorted(self.budgets.items()):
+                used.add_metric([agreement], cells)
+                limit.add_metric([agreement], budget)
+            yield used
+            yield limit
         info = self.trust.compile.cache_info()
         yield CounterMetricFamily("gql_trust_plan_cache_hits", "Plan cache hits.", value=info.hits)
         yield CounterMetricFamily(
@@ -64,8 +89,9 @@ class TrustCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, trust: Trust) -> None:
+    def __init__(self, trust: Trust, ledger: Ledger | None = None) -> None:
         self.trust = trust
+        self.ledger = ledger
         self.registry = CollectorRegistry()
         registry = self.registry
         self.requests = Counter(
@@ -85,6 +111,25 @@ class Metrics:
             "gql_trust_graphql_operations",
             "GraphQL requests by outcome (UNAUTHENTICATED for a refused token).",
             ["outcome"],
+            registry=registry,
+        )
+        # By dataset asked for, not by operation name: names are chosen by clients, so as a
+        # label they would be unbounded (docs/governance.md). Datasets come from contracts.
+        self.dataset_requests = Counter(
+            "gql_trust_dataset_requests",
+            "GraphQL requests by dataset asked for and the ledger entry's outcome.",
+            ["dataset", "outcome"],
+            registry=registry,
+        )
+        self.ledger_write = Histogram(
+            "gql_trust_ledger_write_duration_seconds",
+            "Time a request waited for its ledger entry to be committed (group commit included).",
+            buckets=LEDGER_BUCKETS,
+            registry=registry,
+        )
+        self.ledger_failures = Counter(
+            "gql_trust_ledger_write_failures",
+            "Requests whose ledger entry could not be written (answered 503, no data).",
             registry=registry,
         )
         self.source_latency = Histogram(
@@ -116,8 +161,26 @@ class Metrics:
         """The exposition (and its content type) in the format the scraper asks for."""
         readiness = await self.trust.readiness()
         self.collector.ready = {name: state == "ok" for name, state in readiness.items()}
+        self.collector.budgets = await self._budgets()
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
+
+    async def _budgets(self) -> dict[str, tuple[int, int]]:
+        """Today's reservations per agreement, read from the ledger (where the budget check
+        counts them, across workers and hosts); empty if the ledger is not open or slow."""
+        ledger, agreements = self.ledger, self.trust.policy.agreements
+        if ledger is None or not ledger.is_open or not agreements:
+            return {}
+        day = datetime.now(UTC).date().isoformat()  # the key the gate reserves under
+        ids = sorted(agreements)
+        try:
+            async with asyncio.timeout(BUDGET_READ_TIMEOUT_S):
+                used = await asyncio.gather(*(ledger.budget_used(a, day) for a in ids))
+        except (LedgerUnavailable, TimeoutError):
+            return {}
+        return {
+            a: (cells, agreements[a].daily_cell_budget) for a, cells in zip(ids, used, strict=True)
+        }
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = _route(scope.get("path", ""))
@@ -127,6 +190,14 @@ class Metrics:
         entry = state.get(LEDGER_ENTRY)
         if entry is not None:  # the ledger's outcome is the one of record
             self.operations.labels(entry.outcome.value).inc()
+            for dataset in entry.datasets:
+                if dataset in self.trust.contracts:  # a bounded label
+                    self.dataset_requests.labels(dataset, entry.outcome.value).inc()
+        write = state.get(LEDGER_WRITE_SECONDS)
+        if write is not None:
+            self.ledger_write.observe(write)
+            if entry is None:
+                self.ledger_failures.inc()
         summary = state.get(STATE_KEY)
         if isinstance(summary, OperationSummary):
             self._operation(summary)

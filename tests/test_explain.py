@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gql_trust.ledger import AuditQuery
 from tests.conftest import TrustUnderTest
 
 
@@ -58,3 +59,63 @@ async def test_explain_is_for_authenticated_callers(duckdb_trust: TrustUnderTest
 async def test_no_explain_unless_asked(duckdb_trust: TrustUnderTest) -> None:
     body = await duckdb_trust.query("{ vacancies(geography: COUNTRY) { vacancies } }")
     assert "explain" not in body.get("extensions", {})
+
+
+LABOUR_MARKET = (
+    '{ labourMarket(geography: COUNTRY, where: {period: {eq: "2025-03"}}) { period area { code } '
+    "claimants employees vacancies claimantsPerThousandEmployees vacanciesPerClaimant } }"
+)
+
+
+async def test_explain_of_a_stitched_query_shows_each_departments_source(
+    trust: TrustUnderTest,
+) -> None:
+    response = await trust.client.post(
+        "/graphql",
+        json={"query": LABOUR_MARKET, "extensions": {"explain": True}},
+        headers=trust.headers("dfe"),  # owns neither claimants nor payroll
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    rows = body["data"]["labourMarket"]
+    assert sorted(r["area"]["code"] for r in rows) == ["E92000001", "S92000003", "W92000004"]
+    explained = body["extensions"]["explain"]
+    assert explained["allowed"] is True
+    calls = sorted(explained["sources"], key=lambda c: c["source"])  # run concurrently
+    dwp_dialect = "postgres" if trust.kind == "postgres" else "duckdb"
+    assert [(c["source"], c["dataset"], c["dialect"]) for c in calls] == [
+        ("dwp", "claimants", dwp_dialect),
+        ("hmrc", "payrolledEmployees", "duckdb"),
+        ("ons", "vacancies", "duckdb"),
+    ]
+    for call, relation in zip(calls, ("uc_claimants", "paye_rti", "vacancies"), strict=True):
+        assert call["rowsRead"] == len(rows)  # one aggregated cell per country, nothing more
+        assert call["policyPredicates"] == []
+        assert "GROUP BY" in call["sql"] and relation in call["sql"]
+        assert "$1" in call["sql"] and "2025-03" not in call["sql"]  # the period is bound
+        assert call["ms"] >= 0
+    # Non-owner: claimants perturbed, employees under 10-5; vacancies are open (no method).
+    assert explained["disclosure"] == {
+        "claimants.claimants": "cell_key",
+        "payrolledEmployees.employees": "ten_five",
+    }
+    assert body["extensions"]["disclosure"]["perturbed"] == len(rows)
+    for leaked in (str(trust.directory), ".parquet", ".csv", ".duckdb", "postgresql://"):
+        assert leaked not in response.text
+    # The ledger entry records the same statements the caller was shown.
+    entries = await trust.app.state.ledger.entries(AuditQuery(limit=20))
+    (entry,) = [e for e in entries if e.request_id == body["extensions"]["requestId"]]
+    assert sorted((s.source, s.dataset, s.sql, s.rows_read) for s in entry.sources) == [
+        (c["source"], c["dataset"], c["sql"], c["rowsRead"]) for c in calls
+    ]
+
+
+async def test_explain_of_a_stitched_query_shows_the_callers_own_methods(
+    duckdb_trust: TrustUnderTest,
+) -> None:
+    body = await explain(duckdb_trust, LABOUR_MARKET, "dwp")  # owns claimants: exact
+    assert len(body["extensions"]["explain"]["sources"]) == 3
+    assert body["extensions"]["explain"]["disclosure"] == {
+        "payrolledEmployees.employees": "ten_five"
+    }

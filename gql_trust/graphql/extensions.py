@@ -11,6 +11,7 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 from ..errors import TrustError
 from .explain import Explain
 from .observe import Observe
+from .request_id import RequestId
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -37,4 +38,5 @@ def schema_extensions() -> list[Callable[[], SchemaExtension]]:
         DisclosureReport,
         Explain,
         Observe,  # outcome and what the operation did, for /metrics
+        RequestId,  # extensions.requestId, as in X-Request-Id and the ledger entry
     ]

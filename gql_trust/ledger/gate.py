@@ -36,6 +36,7 @@ from .writer import Ledger
 log = logging.getLogger("gql_trust.ledger")
 OPERATIONS = "ledger_operations"  # request.state: what the GraphQL view executed
 ENTRY = "ledger_entry"  # request.state: the entry written (for metrics and logs)
+WRITE_SECONDS = "ledger_write_seconds"  # request.state: time the append took (metrics)
 
 
 @dataclass
@@ -136,10 +137,13 @@ class LedgerGate:
     async def _append(
         self, request: Request, entry: Entry, claim: BudgetClaim | None
     ) -> Entry | None:
+        started = time.perf_counter()
         try:
             written = await self.ledger.append(entry, claim)
         except LedgerUnavailable:
             return None
+        finally:
+            setattr(request.state, WRITE_SECONDS, time.perf_counter() - started)
         setattr(request.state, ENTRY, written)
         return written
 

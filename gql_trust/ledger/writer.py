@@ -48,6 +48,11 @@ class Ledger:
     def from_config(cls, config: LedgerConfig, *, read_only: bool = False) -> Ledger:
         return cls(open_sink(config, read_only=read_only), max_batch=config.max_batch)
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the sink is open (readers such as /metrics do not open it themselves)."""
+        return self._opened
+
     async def start(self) -> None:
         """Open the sink; safe to call again, and by many requests at once."""
         if self._opened:

@@ -34,13 +34,20 @@ async def _result_json(page: Page) -> dict[str, Any]:
     result = page.locator(".result-window")
     await expect(result).to_contain_text('"data"', timeout=READY_TIMEOUT_MS)
     text = await page.evaluate(_CM_VALUE, ".result-window .CodeMirror")
-    return json.loads(text)
+    return _without_request_id(json.loads(text))
 
 
 def _server_answer(base: str, query: str) -> dict[str, Any]:
     resp = httpx.post(f"{base}/graphql", json={"query": query}, timeout=10)
     resp.raise_for_status()
-    return resp.json()
+    return _without_request_id(resp.json())
+
+
+def _without_request_id(body: dict[str, Any]) -> dict[str, Any]:
+    """Each request has its own `extensions.requestId`; everything else must be identical."""
+    extensions = {k: v for k, v in body.get("extensions", {}).items() if k != "requestId"}
+    rest = {k: v for k, v in body.items() if k != "extensions"}
+    return {**rest, "extensions": extensions} if extensions else rest
 
 
 def _assert_clean(seen: Any) -> None:
