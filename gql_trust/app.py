@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -80,7 +81,12 @@ class TrustGraphQL(GraphQL):
         root_value: Any,
         request_data: Any,
     ) -> Any:
-        context.operation_named = request_data.operation_name is not None
+        # Each operation of a batch gets its own loaders (keyed by field node, and a cached
+        # parse shares nodes between identical operations); the trace and disclosure
+        # tally stay shared, so the request's one ledger entry covers every operation.
+        context = replace(
+            context, loaders={}, operation_named=request_data.operation_name is not None
+        )
         # The ledger gate around the route records it before the response leaves.
         operation = capture(request, request_data, context)
         result = await super().execute_single(

@@ -59,8 +59,14 @@ def _load(path: Path) -> Contract:
         grain=grain,
         dimensions=dimensions,
         measures=measures,
-        entity=raw.get("entity"),
-        cell_key=raw.get("cell_key"),
+        entity=where.identifier(raw, "entity", _COLUMN, "a column name")
+        if "entity" in raw
+        else None,
+        cell_key=(
+            where.identifier(raw, "cell_key", _COLUMN, "a column name")
+            if "cell_key" in raw
+            else None
+        ),
         unique_per=tuple(raw.get("unique_per") or ()),
         path=str(path),
     )
@@ -124,12 +130,13 @@ def _check_consistency(where: _Where, contract: Contract) -> None:
             raise where.error(
                 "cell_key", f"measure '{measure.name}' uses cell_key disclosure: name the column"
             )
-        if measure.suppressed_with and measure.suppressed_with not in names:
+        measures = [m.name for m in contract.measures]
+        if measure.suppressed_with and measure.suppressed_with not in measures:
             raise where.error(
                 f"measures.{measure.name}.suppressed_with",
                 f"'{measure.suppressed_with}' is not a measure of this dataset",
             )
-    unknown = [d for d in contract.unique_per if d not in names]
+    unknown = [d for d in contract.unique_per if d not in {d.name for d in contract.dimensions}]
     if unknown:
         raise where.error("unique_per", f"{unknown} are not dimensions of this dataset")
     if contract.grain == "microdata" and not contract.entity:

@@ -139,7 +139,12 @@ async def resolve_audit_log(
     if ledger is None:
         raise LedgerUnavailable("this server has no ledger to read")
     ctx.trace.fields_read.setdefault("auditLog", set()).add("entries")
-    entries = await ledger.entries(_query(limit, offset, where))
+    query = _query(limit, offset, where)
+    try:
+        entries = await ledger.entries(query)
+    except LedgerUnavailable as exc:
+        # The operator's message names the file or database; the caller's does not.
+        raise LedgerUnavailable("the ledger cannot be read right now") from exc
     return [AuditEntry.of(e) for e in entries]
 
 

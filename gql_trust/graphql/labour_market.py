@@ -150,7 +150,9 @@ class LabourMarket:
             present = [c for c in cells if c[name] is not None]
             missing = [c for c in cells if c[name] is None]
             cells = sorted(present, key=lambda c: c[name], reverse=descending) + missing
-        return [self.to_cell(c) for c in cells[offset : offset + limit]]
+        page = cells[offset : offset + limit]
+        ctx.trace.cells += sum(1 for c in page for m in PARTS if c[m] is not None)
+        return [self.to_cell(c) for c in page]
 
     async def fetch_part(
         self, ctx: RequestContext, measure: str, dims: tuple[str, ...], where: Any, level: Level
@@ -173,7 +175,7 @@ class LabourMarket:
             geography=level,
             order=(),
         )
-        rows = await plan.run(ctx)
+        rows = await plan.run(ctx, release=False)  # only the page is released, below
         at = plan.query.measures.index(column) + len(local)
         return [(*r[: len(local)], r[at]) for r in rows]
 

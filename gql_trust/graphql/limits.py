@@ -214,6 +214,9 @@ class CellBudget(SchemaExtension):
             if name in self.contracts:
                 cells = times * self.cells(self.contracts[name], node)
                 total += cells + self.estimate(node.selection_set, child, cells)
+            elif name == "labourMarket":  # three sources, each up to period x area cells
+                cells = times * self.stitched_cells(node)
+                total += 3 * cells + self.estimate(node.selection_set, child, cells)
             else:
                 total += self.estimate(node.selection_set, child, times * self.fan_out(name))
             if total > self.limits.max_cells:
@@ -240,6 +243,17 @@ class CellBudget(SchemaExtension):
             if dimension.name in selected:
                 product *= self.cardinality(dimension, level)
         return min(float(limit), product)
+
+    def stitched_cells(self, node: FieldNode) -> float:
+        try:
+            level = Level(self.argument(node, "geography") or Level.LOCAL_AUTHORITY.value)
+        except ValueError:
+            return 0.0
+        selected = {f.name.value for f in _fields(node.selection_set, self.fragments.get, set())}
+        product = float(self.limits.max_periods) if "period" in selected else 1.0
+        if "area" in selected:
+            product *= len(self.reference.codes_at(level))
+        return product
 
     def argument(self, node: FieldNode, name: str) -> Any:
         """An argument's raw value: a literal, or the variable it names."""

@@ -30,14 +30,18 @@ class Plan:
     predicates: tuple[str, ...] = ()  # policy row obligations, described for explain
     page_after_disclosure: tuple[tuple[OrderKey, ...], int | None, int] | None = None
 
-    async def run(self, ctx: RequestContext) -> list[tuple[Any, ...]]:
+    async def run(self, ctx: RequestContext, release: bool = True) -> list[tuple[Any, ...]]:
+        """The rows the caller may see. ``release=False`` when the caller pages them
+        further (the stitched view) and counts the released cells itself; the disclosure
+        tally still counts every controlled input the view's rates were built from."""
         rows = await ctx.trust.run(self.query, ctx.trace, self.predicates, ctx.remaining())
         columns = self.query.dimensions + self.query.measures + (CELL_KEY,)
         rows, flags = apply_disclosure(self.contract, columns, rows, self.disclosure, CELL_KEY)
         if self.page_after_disclosure is not None:
             rows, flags = self._page(columns, rows, flags)
         ctx.disclosure.record(self.contract, self.disclosure, flags)
-        ctx.trace.cells += _released(rows, len(self.query.dimensions), len(self.query.measures))
+        if release:
+            ctx.trace.cells += _released(rows, len(self.query.dimensions), len(self.query.measures))
         return rows
 
     def _page(

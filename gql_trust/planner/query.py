@@ -13,9 +13,6 @@ from typing import Any
 
 from ..reference import Level
 
-OPERATORS = ("eq", "ne", "in", "notIn", "gt", "gte", "lt", "lte")
-LIST_OPERATORS = frozenset({"in", "notIn"})
-
 
 @dataclass(frozen=True)
 class Cond:

@@ -57,10 +57,8 @@ def _term(subject: Subject, rule: str, term: str) -> bool:
             field=subject.field,
             today=subject.today,
         )
-        if term == "agreement" and problem:
+        if problem:  # explains a failed allow, or the deny that follows
             subject.failures.append((rule, problem))
-        if term == "no-agreement" and problem:
-            subject.failures.append((rule, problem))  # explains the deny that follows
         return (problem is None) == (term == "agreement")
     if term == "authenticated":
         if not subject.authenticated:

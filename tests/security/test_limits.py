@@ -10,6 +10,7 @@ import pytest
 
 from gql_trust.app import create_app
 from gql_trust.config import LimitsConfig
+from gql_trust.ledger.rows import AuditQuery
 from tests.conftest import TrustUnderTest
 
 LIMITS = LimitsConfig()
@@ -179,3 +180,44 @@ async def test_in_lists_are_bounded(duckdb_trust: TrustUnderTest) -> None:
     ).json()
     assert body["data"] == {"vacancies": None}
     assert "at most" in body["errors"][0]["message"]
+
+
+async def test_batched_operations_do_not_share_nested_results(
+    duckdb_trust: TrustUnderTest,
+) -> None:
+    """With batching enabled, identical operations with different variables get their
+    own answers (nested dataset fields are batched per operation, not per request)."""
+    settings = replace(
+        duckdb_trust.settings, limits=replace(duckdb_trust.settings.limits, max_batch=2)
+    )
+    app = create_app(settings)
+    await app.state.trust.start()
+    query = (
+        'query($p: String) { area(code: "E08000025") '
+        "{ vacancies(where: {period: {eq: $p}}) { period vacancies } } }"
+    )
+    batch = [{"query": query, "variables": {"p": p}} for p in ("2025-01", "2025-06")]
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers = (await client.post("/graphql", json=batch)).json()
+    finally:
+        await app.state.trust.close()
+    periods = [a["data"]["area"]["vacancies"][0]["period"] for a in answers]
+    assert periods == ["2025-01", "2025-06"]
+
+
+async def test_the_stitched_view_is_costed_and_charged_for_its_page(
+    duckdb_trust: TrustUnderTest,
+) -> None:
+    body = await duckdb_trust.query(
+        "{ labourMarket { period area { code } claimants employees vacancies } }"
+    )
+    # 240 periods x 91 areas x 3 sources is within the default limit: served
+    assert "errors" not in body
+    one = await duckdb_trust.query(
+        "{ labourMarket(geography: REGION, limit: 1) { period claimants employees vacancies } }"
+    )
+    entries = await duckdb_trust.app.state.ledger.entries(AuditQuery(limit=1))
+    assert len(one["data"]["labourMarket"]) == 1
+    assert entries[0].cells_returned <= 3
