@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from gql_trust.app import create_app
 from gql_trust.config import Settings, load_settings
 from gql_trust.identity import mint_token
-from tests.pg import server_dsn
+from tests.pg import fresh_database, server_dsn
 
 # The demo principals of DESIGN.md, as token claims (plus variants for denial tests).
 PRINCIPALS: dict[str, dict[str, Any]] = {
@@ -52,15 +50,8 @@ def pg_server() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def pg_dsn(pg_server: str) -> AsyncIterator[str]:
     """A fresh database on the test server, dropped afterwards."""
-    name = f"gql_trust_test_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(pg_server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    head, _, _ = pg_server.rpartition("/")
-    yield f"{head}/{name}"
-    admin = await asyncpg.connect(pg_server)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with fresh_database(pg_server, "gql_trust_test") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

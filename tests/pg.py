@@ -12,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 DSN_ENV = "GQL_TRUST_TEST_PG_DSN"
@@ -85,3 +85,23 @@ def server_dsn() -> Iterator[str]:
     else:
         with throwaway_server() as started:
             yield started
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(server_dsn: str, prefix: str) -> AsyncIterator[str]:
+    """A new, empty database on ``server_dsn``, dropped afterwards; yields its DSN."""
+    import uuid
+
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    head, _, _ = server_dsn.rpartition("/")
+    try:
+        yield f"{head}/{name}"
+    finally:
+        admin = await asyncpg.connect(server_dsn)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
@@ -21,6 +20,7 @@ from gql_trust.config import Settings, load_settings
 from gql_trust.identity import mint_token
 from gql_trust.ledger import AuditQuery, Entry, Ledger
 from tests.conftest import PRINCIPALS
+from tests.pg import fresh_database
 
 DEMO_LEDGER = '[ledger]\nkind = "sqlite"\npath = "ledger/ledger.sqlite"\n'
 
@@ -104,15 +104,8 @@ async def trust_app(duckdb_trust_dir: Path, tmp_path: Path) -> AsyncIterator[Run
 @pytest.fixture
 async def ledger_pg_dsn(pg_server: str) -> AsyncIterator[str]:
     """A fresh PostgreSQL database per test: a ledger of its own."""
-    name = f"gql_trust_ledger_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(pg_server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    head, _, _ = pg_server.rpartition("/")
-    yield f"{head}/{name}"
-    admin = await asyncpg.connect(pg_server)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with fresh_database(pg_server, "gql_trust_ledger") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")
