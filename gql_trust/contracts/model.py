@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 
 class Conformed(StrEnum):
@@ -80,14 +81,23 @@ class Contract:
         return self.name[0].upper() + self.name[1:] + "Cell"
 
     def dimension(self, name: str) -> Dimension:
-        return next(d for d in self.dimensions if d.name == name)
+        return self._dimensions[name]
 
     def measure(self, name: str) -> Measure:
-        return next(m for m in self.measures if m.name == name)
+        return self._measures[name]
+
+    # Looked up per request and per query: indexed once.
+    @cached_property
+    def _dimensions(self) -> dict[str, Dimension]:
+        return {d.name: d for d in self.dimensions}
+
+    @cached_property
+    def _measures(self) -> dict[str, Measure]:
+        return {m.name: m for m in self.measures}
 
     def conformed(self, kind: Conformed) -> Dimension | None:
         return next((d for d in self.dimensions if d.conformed is kind), None)
 
-    @property
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(d.name for d in self.dimensions) + tuple(m.name for m in self.measures)

@@ -12,12 +12,11 @@ import strawberry
 from strawberry.types import Info
 
 from ..contracts.model import Conformed
-from ..errors import InvalidQuery
 from ..reference import Level
 from .common import Geography, SortDirection, StringFilter
 from .context import RequestContext
 from .filters import FilterBuilder, format_period
-from .requests import check_limit, check_offset, plan_cells
+from .requests import check_limit, check_offset, order_keys, plan_cells, sort_nulls_last
 from .selection import selected_names
 
 if TYPE_CHECKING:
@@ -134,7 +133,8 @@ class LabourMarket:
             if rate in selected:
                 wanted.update(RATES[rate][:2])
         limit, offset = check_limit(ctx, limit), check_offset(offset)
-        order = self.order(order_by, dims, selected)
+        shown = tuple(m for m in (*PARTS, *RATES) if m in selected)
+        order = order_keys(order_by, dims, shown, dims)
         parts = sorted(wanted)
         results = await asyncio.gather(
             *(self.fetch_part(ctx, m, dims, where, geography) for m in parts)
@@ -146,10 +146,7 @@ class LabourMarket:
         cells = [
             self.cell_values(dict(zip(dims, key, strict=True)), v) for key, v in joined.items()
         ]
-        for name, descending in reversed(order):
-            present = [c for c in cells if c[name] is not None]
-            missing = [c for c in cells if c[name] is None]
-            cells = sorted(present, key=lambda c: c[name], reverse=descending) + missing
+        cells = sort_nulls_last(cells, order, lambda cell, field: cell[field])
         page = cells[offset : offset + limit]
         ctx.trace.cells += sum(1 for c in page for m in PARTS if c[m] is not None)
         return [self.to_cell(c) for c in page]
@@ -186,20 +183,6 @@ class LabourMarket:
             top, bottom = values[numerator], values[denominator]
             values[rate] = None if top is None or not bottom else round(scale * top / bottom, 4)
         return values
-
-    @staticmethod
-    def order(order_by: Any, dims: tuple[str, ...], selected: set[str]) -> list[tuple[str, bool]]:
-        keys: list[tuple[str, bool]] = []
-        for position, item in enumerate(order_by or ()):
-            chosen = [(n, v) for n, v in vars(item).items() if v is not None]
-            if len(chosen) != 1 or chosen[0][0] not in selected:
-                raise InvalidQuery(
-                    f"orderBy[{position}] must name exactly one selected field, e.g. "
-                    "[{period: ASC}]"
-                )
-            keys.append((chosen[0][0], chosen[0][1] is SortDirection.DESC))
-        keys.extend((d, False) for d in dims if all(k != d for k, _ in keys))
-        return keys
 
     def to_cell(self, values: dict[str, Any]) -> Any:
         if values.get("period") is not None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ..contracts.model import Contract, Disclosure
 from ..disclosure import apply_disclosure, controlled_measures
@@ -18,6 +19,8 @@ from ..trust import Denial
 from .context import RequestContext
 from .filters import FilterBuilder
 from .selection import selected_names
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,10 @@ class Plan:
         """Ordered by a published value: sorting exact values in the source would leak
         their order, so sort what the caller may see, then page."""
         order, limit, offset = self.page_after_disclosure  # type: ignore[misc]
-        pairs = list(zip(rows, flags, strict=True))
-        for key in reversed(order):
-            at = columns.index(key.field)
-            known = [p for p in pairs if p[0][at] is not None]
-            pairs = sorted(known, key=lambda p: p[0][at], reverse=key.descending) + [
-                p for p in pairs if p[0][at] is None
-            ]
+        at = {key.field: columns.index(key.field) for key in order}
+        pairs = sort_nulls_last(
+            list(zip(rows, flags, strict=True)), order, lambda pair, field: pair[0][at[field]]
+        )
         page = pairs[offset:] if limit is None else pairs[offset : offset + limit]
         return [row for row, _ in page], [flag for _, flag in page]
 
@@ -196,6 +196,17 @@ def order_keys(
         keys.append(OrderKey(name, direction.value == "DESC"))
     keys.extend(OrderKey(d) for d in all_dimensions if all(k.field != d for k in keys))
     return tuple(keys)
+
+
+def sort_nulls_last(
+    items: list[T], order: tuple[OrderKey, ...], value: Callable[[T, str], Any]
+) -> list[T]:
+    """Stable multi-key sort, each key ascending or descending, nulls last for each."""
+    for key in reversed(order):
+        known = [i for i in items if value(i, key.field) is not None]
+        unknown = [i for i in items if value(i, key.field) is None]
+        items = sorted(known, key=lambda i: value(i, key.field), reverse=key.descending) + unknown
+    return items
 
 
 def check_limit(ctx: RequestContext, limit: int | None) -> int:
