@@ -8,6 +8,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -193,10 +194,10 @@ def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from .observability import logging_config
+    from .workers import serve_workers
 
     os.environ[CONFIG_ENV] = str(config)
-    uvicorn.run(
-        "gql_trust.app:create_app_from_env",
+    options: dict[str, Any] = dict(
         factory=True,
         host=host,
         port=port,
@@ -205,6 +206,10 @@ def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
         log_config=logging_config(),  # JSON lines on stderr, in every worker process
         access_log=False,  # gql_trust.access writes one JSON line a request instead
     )
+    if workers > 1:
+        serve_workers(uvicorn.Config("gql_trust.app:create_app_from_env", **options))
+    else:
+        uvicorn.run("gql_trust.app:create_app_from_env", **options)
 
 
 @main.command()

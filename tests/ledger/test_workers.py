@@ -1,15 +1,20 @@
-"""`gql-trust serve --workers 2`: two processes, one unbroken chain, one entry per request."""
+"""`gql-trust serve --workers 2`: two processes, one unbroken chain, one entry per request,
+and connections spread across both workers."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 from gql_trust.config import load_settings
 from gql_trust.identity import mint_token
@@ -34,21 +39,35 @@ async def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -
     raise AssertionError(f"the server did not start:\n{log.read_text()}")
 
 
-async def test_two_workers_append_one_chain(small_trust_dir: Path, tmp_path: Path) -> None:
-    ledger = tmp_path / "ledger.sqlite"
-    config = trust_config(small_trust_dir, {"kind": "sqlite", "path": str(ledger)})
-    settings = load_settings(config)
+@contextlib.asynccontextmanager
+async def serving_workers(
+    config: Path, tmp_path: Path, workers: int = 2
+) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`gql-trust serve --workers N` as an operator starts it: (its URL, the process)."""
     port, log = free_port(), tmp_path / "server.log"
     command = Path(sys.executable).with_name("gql-trust")
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [command, "serve", "--config", config, "--port", str(port), "--workers", "2"],
+            [command, "serve", "--config", config, "--port", str(port), "--workers", str(workers)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
         await wait_until_up(url, server, log)
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    started = log.read_text().count("Started server process")
+    assert started == workers, log.read_text()
+
+
+async def test_two_workers_append_one_chain(small_trust_dir: Path, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    config = trust_config(small_trust_dir, {"kind": "sqlite", "path": str(ledger)})
+    settings = load_settings(config)
+    async with serving_workers(config, tmp_path) as (url, _):
         who = ["dwp", "public", "hmrc", "auditor"]
         tokens = {
             w: mint_token(settings.auth, sub=f"load-{w}", **PRINCIPALS[w])  # type: ignore[arg-type]
@@ -86,11 +105,6 @@ async def test_two_workers_append_one_chain(small_trust_dir: Path, tmp_path: Pat
         with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as conn:
             (count,) = conn.execute("SELECT count(*) FROM ledger_entries").fetchone()
         assert count == REQUESTS
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    started = log.read_text().count("Started server process")
-    assert started == 2, log.read_text()
 
 
 async def test_the_cli_names_a_tampered_entry(small_trust_dir: Path, tmp_path: Path) -> None:
@@ -112,3 +126,71 @@ async def test_the_cli_names_a_tampered_entry(small_trust_dir: Path, tmp_path: P
     missing = trust_config(small_trust_dir, {"kind": "sqlite", "path": str(tmp_path / "no")})
     absent = await asyncio.to_thread(cli, "audit", "verify", "--config", missing)
     assert absent.returncode == 2 and "no ledger" in absent.stderr
+
+
+async def test_connections_spread_across_workers(small_trust_dir: Path, tmp_path: Path) -> None:
+    """Each worker accepts on its own SO_REUSEPORT socket, so the kernel divides new
+    connections between the workers whichever of them is awake when they arrive. (With
+    one shared socket, the first worker to wake takes a whole burst of keep-alive
+    connections and keeps them.) One worker is paused while 64 connections arrive."""
+    config = trust_config(
+        small_trust_dir, {"kind": "sqlite", "path": str(tmp_path / "ledger.sqlite")}
+    )
+    async with serving_workers(config, tmp_path) as (url, server):
+        port = int(url.rsplit(":", 1)[1])
+        workers = [
+            child
+            for child in psutil.Process(server.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())  # not the resource tracker
+        ]
+        assert len(workers) == 2
+
+        def held() -> list[int]:
+            return [
+                sum(
+                    1
+                    for c in w.net_connections(kind="tcp")
+                    if c.laddr and c.laddr.port == port and c.status == "ESTABLISHED"
+                )
+                for w in workers
+            ]
+
+        async def settled(deadline_s: float = 10) -> list[int]:
+            """Each worker's connections once they stop changing."""
+            deadline, last = time.monotonic() + deadline_s, held()
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.3)
+                now = held()
+                if now == last and sum(now) > 0:
+                    return now
+                last = now
+            return last
+
+        workers[0].suspend()
+        try:
+            burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
+            await settled()  # the running worker has taken all it will
+        finally:
+            workers[0].resume()
+        try:
+            counts = await settled()
+        finally:
+            for connection in burst:
+                connection.close()
+    assert sum(counts) == len(burst), counts
+    # By a hash of each client's port: about half each (fewer than 16 of 64: p < 1e-4).
+    assert min(counts) >= 16, counts
+
+
+def test_a_taken_address_stops_the_server_at_once(small_trust_dir: Path, tmp_path: Path) -> None:
+    config = trust_config(
+        small_trust_dir, {"kind": "sqlite", "path": str(tmp_path / "ledger.sqlite")}
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", "--config", config, "--port", str(port), "--workers", "2")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Address already in use" in result.stderr
+    assert "Started server process" not in result.stderr
