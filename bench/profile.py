@@ -118,6 +118,11 @@ TIMED = (
     ("gql_trust.app", "authenticate", "authenticate (JWT)"),
     ("gql_trust.graphql.requests", "cell_plan", "plan: policy, filters, paging"),
     ("gql_trust.graphql.schema", "Model.cells", "rows -> cells"),
+    (
+        "gql_trust.graphql.fast_lists",
+        "FastListExecutionContext.complete_list_value",
+        "list completion (cells -> response dicts)",
+    ),
     ("gql_trust.app", "TrustGraphQL.encode_json", "JSON encoding"),
     ("strawberry.schema.schema", "Schema.execute", "Strawberry Schema.execute (total)"),
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 from typing import Any
 
 import pytest
+import strawberry
 
 from gql_trust.graphql import build_schema
 from gql_trust.graphql.context import RequestContext
@@ -74,9 +76,10 @@ async def test_plain_cell_lists_take_the_compiled_path(
     compiled: list[str] = []
     original = fast_lists.FastListExecutionContext._compile
 
-    def spy(self: Any, object_type: Any, details: Any) -> Any:
-        mapper = original(self, object_type, details)
-        compiled.append(f"{object_type.name}:{'yes' if mapper else 'no'}")
+    def spy(self: Any, object_type: Any, details: Any, read: Any) -> Any:
+        mapper = original(self, object_type, details, read)
+        source = "objects" if read is attrgetter else "rows"
+        compiled.append(f"{object_type.name}:{source}:{'yes' if mapper else 'no'}")
         return mapper
 
     monkeypatch.setattr(fast_lists.FastListExecutionContext, "_compile", spy)
@@ -84,5 +87,64 @@ async def test_plain_cell_lists_take_the_compiled_path(
     fast = build_schema(contracts, duckdb_trust.settings.limits)
     await execute(fast, duckdb_trust, QUERIES[0], "dwp")
     await execute(fast, duckdb_trust, QUERIES[6], "dwp")
-    assert "ClaimantsCell:yes" in compiled  # with its nested area, compiled as a whole
-    assert "ClaimantsCell:no" in compiled  # area { parent } has a resolver: normal path
+    # read from the source's rows, with the nested area (plain objects) compiled with it
+    assert "ClaimantsCell:rows:yes" in compiled and "Area:objects:yes" in compiled
+    assert "ClaimantsCell:rows:no" in compiled  # area { parent } has a resolver: normal path
+
+
+@strawberry.type
+class Leaf:
+    text: str | None
+    number: int | None
+    ratio: float | None
+    flag: bool | None
+    key: strawberry.ID | None
+
+
+LEAF_VALUES: list[tuple[Any, Any, Any, Any, Any]] = [
+    ("a", 1, 0.5, True, "x"),
+    (7, 2**31, 3, 0, 12),  # each needs graphql-core's serialisation (or its error)
+    ("b", -(2**31), float("nan"), False, "y"),
+    (None, 2**31 - 1, float("inf"), None, None),
+    (True, True, True, 1, True),
+]
+
+
+@strawberry.type
+class LeafQuery:
+    @strawberry.field
+    def leaves(self, row: int) -> list[Leaf | None]:
+        names = ("text", "number", "ratio", "flag", "key")
+        return [Leaf(**dict(zip(names, LEAF_VALUES[row], strict=True))), None]
+
+
+async def test_leaf_values_serialise_as_graphql_core_would() -> None:
+    """Values the compiled path passes through as they are, and values it must still
+    serialise or reject: ints for a Float, out-of-range Ints, non-finite Floats, ints
+    for an ID or a String."""
+    from gql_trust.graphql.fast_lists import FastListExecutionContext
+
+    serialised: list[Any] = []
+
+    class Counting(FastListExecutionContext):
+        def complete_leaf_value(self, return_type: Any, result: Any) -> Any:
+            serialised.append(result)
+            return super().complete_leaf_value(return_type, result)
+
+    query = "query($row: Int!) { leaves(row: $row) { text number ratio flag key } }"
+    plain = strawberry.Schema(query=LeafQuery)
+    fast = strawberry.Schema(query=LeafQuery, execution_context_class=Counting)
+    for row in range(len(LEAF_VALUES)):
+        expected = await plain.execute(query, variable_values={"row": row})
+        got = await fast.execute(query, variable_values={"row": row})
+        assert json.dumps(got.data) == json.dumps(expected.data), row
+        assert [e.formatted for e in got.errors or []] == [
+            e.formatted for e in expected.errors or []
+        ], row
+    got = await fast.execute(query, variable_values={"row": 0})
+    assert got.data == {"leaves": [dict(text="a", number=1, ratio=0.5, flag=True, key="x"), None]}
+    serialised.clear()
+    await fast.execute(query, variable_values={"row": 0})
+    assert serialised == []  # passed through as they are
+    await fast.execute(query, variable_values={"row": 1})
+    assert {repr(v) for v in LEAF_VALUES[1]} <= {repr(v) for v in serialised}  # by graphql-core

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
@@ -94,30 +94,56 @@ def _order_type(contract: Contract) -> Any:
     )
 
 
-def cell_builder(
-    types: DatasetTypes, columns: tuple[str, ...], model: Any
-) -> Callable[[tuple[Any, ...]], Any]:
-    """A function from a source row (laid out as ``columns``) to a cell object.
+Convert = Callable[[Any], Any]
 
-    Built once per query: the per-row work is one conversion per conformed column
-    and filling the object's attributes directly (cells are plain data).
-    """
+
+@dataclass(frozen=True, eq=False)
+class CellLayout:
+    """How one query shape's rows read as cells: for each field the cell type has, the
+    row position it comes from and the conversion it needs (conformed columns become a
+    period string, or the shared Area/Sector object). Built once per shape."""
+
+    readers: dict[str, tuple[int, Convert | None]]
+    build: Callable[[tuple[Any, ...]], Any]  # row -> cell object
+
+
+class Cells:
+    """A dataset field's result, kept as the source's rows. Iterating gives cell objects
+    (normal execution); the compiled list path reads the rows straight into response
+    dicts instead (fast_lists.py), so a large result never builds its cells."""
+
+    __slots__ = ("layout", "rows")
+
+    def __init__(self, rows: list[tuple[Any, ...]], layout: CellLayout) -> None:
+        self.rows, self.layout = rows, layout
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self.layout.build, self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def cell_layout(types: DatasetTypes, columns: tuple[str, ...], model: Any) -> CellLayout:
+    """The layout of rows whose columns are ``columns``; the cell key, for disclosure
+    control only, is not a field."""
     conformed = model.conformed_fields[types.contract.name]
     converters = {
         Conformed.PERIOD: _period,
         Conformed.AREA: model.area,
         Conformed.SECTOR: model.sector,
     }
-    plan = [
-        (position, name, converters.get(conformed.get(name)))  # type: ignore[arg-type]
+    readers: dict[str, tuple[int, Convert | None]] = {
+        name: (position, converters.get(conformed.get(name)))  # type: ignore[arg-type]
         for position, name in enumerate(columns)
-        if name in types.field_names  # the cell key is for disclosure control only
-    ]
+        if name in types.field_names
+    }
+    plan = [(position, name, convert) for name, (position, convert) in readers.items()]
     defaults = dict.fromkeys(types.field_names)
     cls = types.cell
 
     def build(row: tuple[Any, ...]) -> Any:
-        cell = cls.__new__(cls)
+        cell = cls.__new__(cls)  # cells are plain data: fill the attributes directly
         values = cell.__dict__
         values.update(defaults)
         for position, name, convert in plan:
@@ -125,7 +151,7 @@ def cell_builder(
             values[name] = convert(value) if convert is not None and value is not None else value
         return cell
 
-    return build
+    return CellLayout(readers, build)
 
 
 @lru_cache(maxsize=4_096)

@@ -7,6 +7,8 @@ resolvers, arguments or lists below them), this execution context compiles the
 selection once per list field into a function from item to result dict, with the
 same response keys in the same order, `__typename`, aliases, fragments and
 @skip/@include (collected by graphql-core itself) and the same leaf coercion.
+Dataset cells arrive as the source's rows (`Cells`): their function reads each
+row by position, so the cell objects are never built.
 Anything else, or any surprise (a null in a non-null field), falls back to the
 normal completion, which then reports errors exactly as usual.
 """
@@ -14,17 +16,28 @@ normal completion, which then reports errors exactly as usual.
 from __future__ import annotations
 
 from collections.abc import Callable
+from math import isfinite
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLObjectType,
+    GraphQLString,
     is_leaf_type,
     is_non_null_type,
     is_object_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from .cells import CellLayout, Cells
+
 Mapper = Callable[[Any], dict[str, Any]]
+Getter = Callable[[Any], Any]
+Reader = Callable[[str], Getter]  # attribute name -> how to get it from an item
 
 
 class _Fallback(Exception):
@@ -34,7 +47,7 @@ class _Fallback(Exception):
 class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._mappers: dict[tuple[str, int], tuple[Any, Mapper | None]] = {}
+        self._mappers: dict[tuple[str, int, Any], tuple[Any, Mapper | None]] = {}
 
     def complete_list_value(  # type: ignore[override]
         self,
@@ -48,27 +61,37 @@ class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
         item_type = return_type.of_type
         non_null = is_non_null_type(item_type)
         inner = item_type.of_type if non_null else item_type
-        if isinstance(result, list) and is_object_type(inner):
-            mapper = self._mapper(inner, field_details_list)
+        rows = isinstance(result, Cells)
+        if (rows or isinstance(result, list)) and is_object_type(inner):
+            layout = result.layout if rows else None
+            mapper = self._mapper(inner, field_details_list, layout)
             if mapper is not None and self.get_stream_usage(field_details_list, path) is None:
                 try:
-                    return [_item(mapper, value, non_null) for value in result]
+                    items = result.rows if rows else result
+                    return [_item(mapper, value, non_null) for value in items]
                 except _Fallback:
                     pass
+        if rows:
+            result = list(result)  # the cell objects, for normal completion
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
 
-    def _mapper(self, object_type: GraphQLObjectType, field_details_list: Any) -> Mapper | None:
-        key = (object_type.name, id(field_details_list))
+    def _mapper(
+        self, object_type: GraphQLObjectType, field_details_list: Any, layout: CellLayout | None
+    ) -> Mapper | None:
+        key = (object_type.name, id(field_details_list), layout)
         cached = self._mappers.get(key)
         if cached is None:
+            read = attrgetter if layout is None else _row_reader(layout)
             # Keep the list alive with its mapper so that its id cannot be reused.
-            cached = (field_details_list, self._compile(object_type, field_details_list))
+            cached = (field_details_list, self._compile(object_type, field_details_list, read))
             self._mappers[key] = cached
         return cached[1]
 
-    def _compile(self, object_type: GraphQLObjectType, field_details_list: Any) -> Mapper | None:
+    def _compile(
+        self, object_type: GraphQLObjectType, field_details_list: Any, read: Reader
+    ) -> Mapper | None:
         collected = self.collect_subfields(object_type, field_details_list)
         steps: list[tuple[str, Callable[[Any], Any]]] = []
         for response_key, details in collected.grouped_field_set.items():
@@ -83,30 +106,67 @@ class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None  # resolvers and arguments go through normal execution
             non_null = is_non_null_type(field.type)
             inner = field.type.of_type if non_null else field.type
-            attribute = definition.python_name
+            get = read(definition.python_name)
             if is_leaf_type(inner):
-                steps.append((response_key, self._leaf(attribute, inner, non_null)))
+                steps.append((response_key, self._leaf(get, inner, non_null)))
             elif is_object_type(inner):
-                nested = self._compile(inner, details)
+                nested = self._compile(inner, details, attrgetter)  # plain objects below
                 if nested is None:
                     return None
-                steps.append((response_key, _nested(attribute, nested, non_null)))
+                steps.append((response_key, _nested(get, nested, non_null)))
             else:
                 return None
         return lambda item: {key: step(item) for key, step in steps}
 
-    def _leaf(self, attribute: str, leaf_type: Any, non_null: bool) -> Callable[[Any], Any]:
+    def _leaf(self, get: Getter, leaf_type: Any, non_null: bool) -> Callable[[Any], Any]:
         complete = self.complete_leaf_value
+        unchanged = _SERIALIZED_AS_IS.get(leaf_type, _never)
 
         def value(item: Any) -> Any:
-            raw = getattr(item, attribute)
+            raw = get(item)
             if raw is None:
                 if non_null:
                     raise _Fallback
                 return None
-            return complete(leaf_type, raw)
+            if unchanged(raw):
+                return raw
+            try:
+                return complete(leaf_type, raw)
+            except Exception as exc:  # normal completion reports it at the leaf's path
+                raise _Fallback from exc
 
         return value
+
+
+def _row_reader(layout: CellLayout) -> Reader:
+    """Fields of a cell read from its row, converted as the cell object would have them."""
+
+    def read(attribute: str) -> Getter:
+        reader = layout.readers.get(attribute)
+        if reader is None:
+            return _constant(None)  # not a column of this shape: the cell's default
+        position, convert = reader
+        if convert is None:
+            return itemgetter(position)
+        return lambda row: None if (v := row[position]) is None else convert(v)
+
+    return read
+
+
+def _never(raw: Any) -> bool:
+    return False
+
+
+# Values the built-in scalars serialise to themselves: the common case skips graphql-core's
+# serialisation call; anything else (an int for a Float, an out-of-range Int) still makes it.
+_INT_RANGE = range(-(2**31), 2**31)
+_SERIALIZED_AS_IS: dict[Any, Callable[[Any], bool]] = {
+    GraphQLString: lambda raw: type(raw) is str,
+    GraphQLID: lambda raw: type(raw) is str,
+    GraphQLInt: lambda raw: type(raw) is int and raw in _INT_RANGE,
+    GraphQLFloat: lambda raw: type(raw) is float and isfinite(raw),
+    GraphQLBoolean: lambda raw: type(raw) is bool,
+}
 
 
 def _item(mapper: Mapper, value: Any, non_null: bool) -> Any:
@@ -117,9 +177,9 @@ def _item(mapper: Mapper, value: Any, non_null: bool) -> Any:
     return mapper(value)
 
 
-def _constant(value: str) -> Callable[[Any], str]:
+def _constant(value: Any) -> Callable[[Any], Any]:
     return lambda item: value
 
 
-def _nested(attribute: str, mapper: Mapper, non_null: bool) -> Callable[[Any], Any]:
-    return lambda item: _item(mapper, getattr(item, attribute), non_null)
+def _nested(get: Getter, mapper: Mapper, non_null: bool) -> Callable[[Any], Any]:
+    return lambda item: _item(mapper, get(item), non_null)

@@ -18,7 +18,7 @@ from ..planner import CellQuery, Cond
 from ..reference import Level, Reference
 from .audit import audit_log_field
 from .catalog import resolve_datasets
-from .cells import DatasetTypes, cell_builder, dataset_types
+from .cells import CellLayout, Cells, DatasetTypes, cell_layout, dataset_types
 from .common import AreaWhere, Dataset, Geography
 from .context import RequestContext
 from .fast_lists import FastListExecutionContext
@@ -52,6 +52,7 @@ class Model:
         self._reference: Reference | None = None
         self._areas: dict[str, Any] = {}
         self._sectors: dict[str, Any] = {}
+        self._layouts: dict[tuple[str, tuple[str, ...]], CellLayout] = {}
         self.labour_market = LabourMarket.build(self)
 
     # --- reference objects -------------------------------------------------------
@@ -83,9 +84,15 @@ class Model:
         self.bind(ctx.trust.reference)
         return self._sectors.get(code)
 
-    def cells(self, dataset: str, query: CellQuery, rows: list[tuple[Any, ...]]) -> list[Any]:
-        build = cell_builder(self.datasets[dataset], query.dimensions + query.measures, self)
-        return [build(row) for row in rows]
+    def cells(self, dataset: str, query: CellQuery, rows: list[tuple[Any, ...]]) -> Cells:
+        return Cells(rows, self.layout(dataset, query.dimensions + query.measures))
+
+    def layout(self, dataset: str, columns: tuple[str, ...]) -> CellLayout:
+        key = (dataset, columns)
+        layout = self._layouts.get(key)
+        if layout is None:  # a few shapes per dataset: the selectable fields bound them
+            layout = self._layouts[key] = cell_layout(self.datasets[dataset], columns, self)
+        return layout
 
     # --- types -------------------------------------------------------------------
 
@@ -188,10 +195,9 @@ class Model:
                     rows = await plan.run(ctx)
                     position = plan.query.dimensions.index(partition)
                     groups: dict[str, list[Any]] = defaultdict(list)
-                    cells = model.cells(contract.name, plan.query, rows)
-                    for row, cell in zip(rows, cells, strict=True):
-                        groups[row[position]].append(cell)
-                    return [groups.get(code, []) for code in codes]
+                    for row in rows:
+                        groups[row[position]].append(row)
+                    return [model.cells(contract.name, plan.query, groups[c]) for c in codes]
 
                 loader = ctx.loaders[key] = DataLoader(load_fn=load)
             return await loader.load(self.code)
