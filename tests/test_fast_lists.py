@@ -37,13 +37,20 @@ QUERIES = [
 ]
 
 
-async def execute(schema: Any, trust: TrustUnderTest, query: str, who: str) -> dict[str, Any]:
+async def execute(
+    schema: Any,
+    trust: TrustUnderTest,
+    query: str,
+    who: str,
+    variables: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     from gql_trust.identity import authenticate
 
     header = trust.headers(who).get("Authorization")
     principal = authenticate(header, trust.settings.auth)
     context = RequestContext(trust=trust.app.state.trust, principal=principal)
-    result = await schema.execute(query, variable_values={"skip": False}, context_value=context)
+    variables = {"skip": False} if variables is None else variables
+    result = await schema.execute(query, variable_values=variables, context_value=context)
     return {
         "data": result.data,
         "errors": [e.formatted for e in result.errors or []],
@@ -56,8 +63,8 @@ async def test_compiled_lists_equal_normal_execution(
     trust: TrustUnderTest, query: str, who: str
 ) -> None:
     contracts = tuple(trust.app.state.trust.contracts.values())
-    fast = build_schema(contracts, trust.settings.limits, fast_lists=True)
-    plain = build_schema(contracts, trust.settings.limits, fast_lists=False)
+    fast = build_schema(contracts, trust.settings.limits, fast_paths=True)
+    plain = build_schema(contracts, trust.settings.limits, fast_paths=False)
     expected = await execute(plain, trust, query, who)
     got = await execute(fast, trust, query, who)
     # json.dumps keeps key order: field order and aliases must match too
@@ -90,6 +97,46 @@ async def test_plain_cell_lists_take_the_compiled_path(
     # read from the source's rows, with the nested area (plain objects) compiled with it
     assert "ClaimantsCell:rows:yes" in compiled and "Area:objects:yes" in compiled
     assert "ClaimantsCell:rows:no" in compiled  # area { parent } has a resolver: normal path
+
+
+async def test_dataset_arguments_are_converted_once_per_value(
+    trust: TrustUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dataset fields convert each distinct argument value once and reuse it, with the
+    same results as Strawberry converting on every call; long lists are not kept."""
+    from gql_trust.graphql import direct
+
+    converted: list[dict[str, Any]] = []
+    original = direct.convert_arguments
+
+    def counting(raw: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        converted.append(raw)
+        return original(raw, *args, **kwargs)
+
+    monkeypatch.setattr(direct, "convert_arguments", counting)
+    contracts = tuple(trust.app.state.trust.contracts.values())
+    fast = build_schema(contracts, trust.settings.limits)
+    plain = build_schema(contracts, trust.settings.limits, fast_paths=False)
+    query = (
+        "query($w: ClaimantsWhere, $o: [ClaimantsOrderBy!], $n: Int, $g: Geography!) "
+        "{ claimants(where: $w, orderBy: $o, limit: $n, geography: $g) { period sex claimants } "
+        "areas(level: REGION) { code claimants(where: $w, limit: 2) { claimants } } }"
+    )
+    months = [f"2025-{m:02d}" for m in range(1, 13)] * 6  # longer than direct.MAX_LIST
+    june = {"w": {"period": {"eq": "2025-06"}}, "o": [{"claimants": "DESC"}], "n": 3, "g": "REGION"}
+    july = {**june, "w": {"period": {"eq": "2025-07"}}, "g": "COUNTRY"}
+    many = {**june, "w": {"period": {"in": months}}}
+    answers = []
+    for variables in (june, july, june, many, many, july):
+        got = await execute(fast, trust, query, "dwp", variables)
+        assert got == await execute(plain, trust, query, "dwp", variables)
+        assert got["errors"] == [] and got["data"]["claimants"], got
+        answers.append(json.dumps(got))
+        regions = len(got["data"]["areas"])
+    assert answers[0] == answers[2] and answers[1] == answers[5] and answers[0] != answers[1]
+    # At the root: june, july, and the long list each time. Nested (called once per
+    # region): june and july once, the long list for every region each time.
+    assert regions > 1 and len(converted) == 4 + 2 + 2 * regions, len(converted)
 
 
 @strawberry.type

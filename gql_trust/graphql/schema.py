@@ -16,6 +16,7 @@ from ..contracts.model import Conformed, Contract
 from ..errors import TrustError
 from ..planner import CellQuery, Cond
 from ..reference import Level, Reference
+from . import direct
 from .audit import audit_log_field
 from .catalog import resolve_datasets
 from .cells import CellLayout, Cells, DatasetTypes, cell_layout, dataset_types
@@ -222,6 +223,14 @@ class Model:
 
     # --- schema ------------------------------------------------------------------
 
+    def dataset_fields(self, graphql_schema: Any) -> list[tuple[Any, str]]:
+        """(GraphQL type, field name) of every field that serves dataset cells."""
+        query, area, sector = (graphql_schema.get_type(n) for n in ("Query", "Area", "Sector"))
+        fields = [(t, n) for t in (query, area, sector) for n in self.datasets if n in t.fields]
+        if "labourMarket" in query.fields:
+            fields.append((query, "labourMarket"))
+        return fields
+
     def query_type(self) -> Any:
         model = self
         namespace: dict[str, Any] = {}
@@ -323,9 +332,9 @@ def build_schema(
     limits: LimitsConfig | None = None,
     federation: FederationConfig | None = None,
     *,
-    fast_lists: bool = True,
+    fast_paths: bool = True,
 ) -> strawberry.Schema:
-    """``fast_lists=False`` gives plain Strawberry execution (tests compare the two)."""
+    """``fast_paths=False`` gives plain Strawberry execution (tests compare the two)."""
     from .extensions import schema_extensions
     from .limits import limit_extensions
 
@@ -336,13 +345,15 @@ def build_schema(
         types=[Dataset],
         federation_version=(federation or FederationConfig()).version,  # type: ignore[arg-type]
         extensions=[*limit_extensions(limits, contracts), *schema_extensions()],
-        execution_context_class=FastListExecutionContext if fast_lists else None,
+        execution_context_class=FastListExecutionContext if fast_paths else None,
         config=StrawberryConfig(
             disable_field_suggestions=True,
             batching_config={"max_operations": limits.max_batch} if limits.max_batch else None,
         ),
     )
     schema.model = model  # type: ignore[attr-defined]
+    if fast_paths:
+        direct.install(schema, model.dataset_fields(schema._schema))
     return schema
 
 
