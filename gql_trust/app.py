@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -108,6 +109,10 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await trust.start()
         await _start_ledger(ledger)
+        # Everything built so far (schema, contracts, policy, libraries) lives as long as
+        # the process: moved out of the collector's reach, a full collection scans only
+        # what requests made (one used to take ~70 ms in the middle of a large response).
+        gc.freeze()
         try:
             yield
         finally:

@@ -116,26 +116,47 @@ class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 steps.append((response_key, _nested(get, nested, non_null)))
             else:
                 return None
-        return lambda item: {key: step(item) for key, step in steps}
+        return _record(steps)
 
-    def _leaf(self, get: Getter, leaf_type: Any, non_null: bool) -> Callable[[Any], Any]:
+    def _leaf(self, get: Getter, leaf_type: Any, non_null: bool) -> Getter:
         complete = self.complete_leaf_value
-        unchanged = _SERIALIZED_AS_IS.get(leaf_type, _never)
 
-        def value(item: Any) -> Any:
-            raw = get(item)
+        def serialise(raw: Any) -> Any:
             if raw is None:
                 if non_null:
                     raise _Fallback
                 return None
-            if unchanged(raw):
-                return raw
             try:
                 return complete(leaf_type, raw)
             except Exception as exc:  # normal completion reports it at the leaf's path
                 raise _Fallback from exc
 
-        return value
+        # The common case, a built-in scalar already of its output type, is returned as
+        # it is; anything else (an int for a Float, an out-of-range Int) is serialised.
+        if leaf_type is GraphQLInt:
+            return lambda item: (
+                raw if type(raw := get(item)) is int and raw in _INT_RANGE else serialise(raw)
+            )
+        if leaf_type is GraphQLFloat:
+            return lambda item: (
+                raw if type(raw := get(item)) is float and isfinite(raw) else serialise(raw)
+            )
+        kind = _OUTPUT_TYPES.get(leaf_type)
+        if kind is None:
+            return lambda item: serialise(get(item))
+        return lambda item: raw if type(raw := get(item)) is kind else serialise(raw)
+
+
+def _record(steps: list[tuple[str, Callable[[Any], Any]]]) -> Mapper:
+    """``item -> {key: step(item), ...}`` as one dict display, which runs about a third
+    faster per item than a comprehension over the steps. Only the names ``k0, s0, ...``
+    appear in the generated source: the keys and steps are bound as values."""
+    names: dict[str, Any] = {}
+    entries = []
+    for i, (key, step) in enumerate(steps):
+        names[f"k{i}"], names[f"s{i}"] = key, step
+        entries.append(f"k{i}: s{i}(item)")
+    return eval(f"lambda item: {{{', '.join(entries)}}}", names)
 
 
 def _row_reader(layout: CellLayout) -> Reader:
@@ -153,20 +174,8 @@ def _row_reader(layout: CellLayout) -> Reader:
     return read
 
 
-def _never(raw: Any) -> bool:
-    return False
-
-
-# Values the built-in scalars serialise to themselves: the common case skips graphql-core's
-# serialisation call; anything else (an int for a Float, an out-of-range Int) still makes it.
 _INT_RANGE = range(-(2**31), 2**31)
-_SERIALIZED_AS_IS: dict[Any, Callable[[Any], bool]] = {
-    GraphQLString: lambda raw: type(raw) is str,
-    GraphQLID: lambda raw: type(raw) is str,
-    GraphQLInt: lambda raw: type(raw) is int and raw in _INT_RANGE,
-    GraphQLFloat: lambda raw: type(raw) is float and isfinite(raw),
-    GraphQLBoolean: lambda raw: type(raw) is bool,
-}
+_OUTPUT_TYPES: dict[Any, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 
 
 def _item(mapper: Mapper, value: Any, non_null: bool) -> Any:
