@@ -230,6 +230,25 @@ def authenticate(
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
     if auth is None:
         raise Unauthenticated("this server accepts no tokens")
+    claims, principal = _verified(token, auth)
+    _check_times(claims, time.time() if now is None else now, auth.leeway_s)
+    return principal
+
+
+_VERIFIED: OrderedDict[tuple[str, AuthConfig], tuple[dict[str, Any], Principal]] = OrderedDict()
+_VERIFIED_MAX = 4_096
+
+
+def _verified(token: str, auth: AuthConfig) -> tuple[dict[str, Any], Principal]:
+    """Parsing and checking a token costs more than the rest of a small request, and
+    clients reuse a token: keep what recently verified tokens proved. Refusals are not
+    kept, and times are checked on every request, so an expired token is refused even
+    when cached."""
+    cache_key = (token, auth)
+    known = _VERIFIED.get(cache_key)
+    if known is not None:
+        _VERIFIED.move_to_end(cache_key)
+        return known
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
@@ -240,12 +259,11 @@ def authenticate(
         raise Unauthenticated("unknown signing key")
     if header.get("alg") != key.algorithm:
         raise Unauthenticated(f"token algorithm is not accepted; this key signs {key.algorithm}")
-    claims = _verified(token, key, auth)
-    _check_times(claims, time.time() if now is None else now, auth.leeway_s)
+    claims = _decode(token, key, auth)
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub:
         raise Unauthenticated("token claim 'sub' must be a non-empty string")
-    return Principal(
+    principal = Principal(
         sub=sub,
         dept=_claim(claims, "dept"),
         roles=_roles(claims),
@@ -254,26 +272,10 @@ def authenticate(
         area=_claim(claims, "area"),
         authenticated=True,
     )
-
-
-_VERIFIED: OrderedDict[tuple[str, VerificationKey, AuthConfig], dict[str, Any]] = OrderedDict()
-_VERIFIED_MAX = 4_096
-
-
-def _verified(token: str, key: VerificationKey, auth: AuthConfig) -> dict[str, Any]:
-    """Signature checks cost more than the rest of a small request, and clients reuse a
-    token: keep the claims of recently verified tokens. Times are still checked on
-    every request, so an expired token is refused even when cached."""
-    cache_key = (token, key, auth)
-    claims = _VERIFIED.get(cache_key)
-    if claims is None:
-        claims = _decode(token, key, auth)
-        _VERIFIED[cache_key] = claims
-        if len(_VERIFIED) > _VERIFIED_MAX:
-            _VERIFIED.popitem(last=False)
-    else:
-        _VERIFIED.move_to_end(cache_key)
-    return claims
+    _VERIFIED[cache_key] = (claims, principal)
+    if len(_VERIFIED) > _VERIFIED_MAX:
+        _VERIFIED.popitem(last=False)
+    return claims, principal
 
 
 def _decode(token: str, key: VerificationKey, auth: AuthConfig) -> dict[str, Any]:

@@ -197,6 +197,31 @@ def test_key_rotation(keys: dict[str, tuple[Path, str]]) -> None:
     assert refused(bearer(old), config(keys, verify=("ec-new",)), NOW) == "unknown signing key"
 
 
+def test_a_verified_token_is_remembered_but_not_a_refusal(
+    keys: dict[str, tuple[Path, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gql_trust import identity
+
+    decoded: list[str] = []
+    original = identity._decode
+
+    def counting(token: str, *args: Any) -> Any:
+        decoded.append(token)
+        return original(token, *args)
+
+    monkeypatch.setattr(identity, "_decode", counting)
+    auth = config(keys)
+    token = mint_token(auth, sub="once", dept="DWP", roles=["analyst"], ttl_s=60, now=NOW)
+    first = authenticate(bearer(token), auth, now=NOW)
+    assert authenticate(bearer(token), auth, now=NOW + 1) is first and len(decoded) == 1
+    assert refused(bearer(token), auth, now=NOW + 120) == "token expired"  # times: every time
+    # Another configuration verifies afresh: here it no longer trusts the signing key.
+    assert refused(bearer(token), config(keys, verify=("ec-old",)), NOW) == "unknown signing key"
+    bad = raw_token(keys, sub="")
+    assert refused(bearer(bad), auth) == refused(bearer(bad), auth)
+    assert decoded == [token, bad, bad]  # a refusal is not remembered
+
+
 def test_leeway(keys: dict[str, tuple[Path, str]]) -> None:
     auth = config(keys, leeway_s=5)
     token = mint_token(auth, sub="x", dept="DWP", roles=["analyst"], ttl_s=60, now=NOW)

@@ -18,12 +18,9 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
+from .frozen import Uncacheable, frozen
+
 CACHE_SIZE = 512  # distinct argument values remembered per field
-MAX_LIST = 64  # longer lists (big `in` filters) are converted each time, not cached
-
-
-class _Uncacheable(Exception):
-    pass
 
 
 def install(schema: Any, fields: Iterable[tuple[GraphQLObjectType, str]]) -> None:
@@ -51,8 +48,8 @@ def _direct(field: StrawberryField, schema: Any) -> Callable[..., Any]:
 
     def convert(raw: dict[str, Any]) -> dict[str, Any]:
         try:
-            key: Any = _frozen(raw)
-        except _Uncacheable:
+            key: Any = frozen(raw)
+        except Uncacheable:  # big `in` lists are converted each time
             return convert_arguments(raw, arguments, scalar_registry=registry, config=config)
         converted = cache.get(key)
         if converted is None:
@@ -70,18 +67,3 @@ def _direct(field: StrawberryField, schema: Any) -> Callable[..., Any]:
         return await function(info=strawberry_info, **kwargs)
 
     return resolve
-
-
-def _frozen(value: Any) -> Any:
-    """A hashable key equal only for equal argument values (types included: 1 and True
-    and 1.0 are different values)."""
-    if isinstance(value, dict):
-        return (dict, tuple((k, _frozen(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        if len(value) > MAX_LIST:
-            raise _Uncacheable
-        return (list, tuple(_frozen(v) for v in value))
-    if type(value) is str:
-        return value
-    hash(value)  # enums, numbers, booleans, None; anything unhashable is not cached
-    return (type(value), value)

@@ -15,10 +15,12 @@ normal completion, which then reports errors exactly as usual.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from math import isfinite
 from operator import attrgetter, itemgetter
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLBoolean,
@@ -26,6 +28,7 @@ from graphql import (
     GraphQLID,
     GraphQLInt,
     GraphQLObjectType,
+    GraphQLSchema,
     GraphQLString,
     is_leaf_type,
     is_non_null_type,
@@ -34,6 +37,7 @@ from graphql import (
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from .cells import CellLayout, Cells
+from .frozen import Uncacheable, frozen
 
 Mapper = Callable[[Any], dict[str, Any]]
 Getter = Callable[[Any], Any]
@@ -44,10 +48,22 @@ class _Fallback(Exception):
     """The compiled path cannot produce exactly what normal execution would."""
 
 
+# Compiled mappers per schema, shared by operations: clients repeat their queries, and
+# compiling one costs more than completing a small list.
+SHARED_MAPPERS = 1_024
+_mappers: WeakKeyDictionary[GraphQLSchema, OrderedDict[Any, tuple[Any, Mapper | None]]] = (
+    WeakKeyDictionary()
+)
+
+
 class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._mappers: dict[tuple[str, int, Any], tuple[Any, Mapper | None]] = {}
+        self._mappers = _mappers.setdefault(self.schema, OrderedDict())
+        try:  # @skip/@include may depend on them
+            self._variables: Any = frozen(self.variable_values.coerced)
+        except Uncacheable:
+            self._variables = object()  # this operation only
 
     def complete_list_value(  # type: ignore[override]
         self,
@@ -80,13 +96,20 @@ class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _mapper(
         self, object_type: GraphQLObjectType, field_details_list: Any, layout: CellLayout | None
     ) -> Mapper | None:
-        key = (object_type.name, id(field_details_list), layout)
+        nodes = tuple(d.node for d in field_details_list)
+        variables = self._variables
+        if any(d.fragment_variable_values is not None for d in field_details_list):
+            variables = object()  # fragment arguments: this operation only
+        key = (id(object_type), tuple(map(id, nodes)), layout, variables)
         cached = self._mappers.get(key)
         if cached is None:
             read = attrgetter if layout is None else _row_reader(layout)
-            # Keep the list alive with its mapper so that its id cannot be reused.
-            cached = (field_details_list, self._compile(object_type, field_details_list, read))
+            # The entry holds what the ids name, so that no id can be reused while it lives.
+            pinned = (object_type, nodes)
+            cached = (pinned, self._compile(object_type, field_details_list, read))
             self._mappers[key] = cached
+            if len(self._mappers) > SHARED_MAPPERS:
+                self._mappers.popitem(last=False)
         return cached[1]
 
     def _compile(

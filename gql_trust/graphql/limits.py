@@ -46,6 +46,7 @@ def limit_extensions(limits: LimitsConfig, contracts: tuple[Contract, ...]) -> l
         _max_root_fields(limits.max_root_fields),
         _max_directives(limits.max_directives_per_field),
     ]
+    by_name = {c.name: c for c in contracts}
     return [
         lambda: ParserCache(maxsize=limits.parser_cache),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
@@ -53,7 +54,7 @@ def limit_extensions(limits: LimitsConfig, contracts: tuple[Contract, ...]) -> l
         lambda: ValidationCache(maxsize=limits.validation_cache),
         OperationNameRequired,
         lambda: IntrospectionGate(limits.introspection),
-        lambda: CellBudget(limits, {c.name: c for c in contracts}),
+        lambda: CellBudget(limits, by_name),
     ]
 
 

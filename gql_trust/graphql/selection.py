@@ -14,16 +14,19 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
 )
-from graphql.execution.values import get_directive_values
+from graphql.execution.values import VariableValues, get_directive_values
 
 
 def selected_names(info: Any) -> set[str]:
     """Names (not aliases) of the fields selected under the resolved field."""
     raw = info._raw_info
+    # Strawberry gives resolvers the coerced values; graphql-core's directive helper
+    # takes them in its container (the sources are only for rewriting literals).
+    variables = VariableValues(sources={}, coerced=raw.variable_values)
     names: set[str] = set()
     for node in raw.field_nodes:
         if node.selection_set is not None:
-            _collect(node.selection_set, raw.fragments, raw.variable_values, names, set())
+            _collect(node.selection_set, raw.fragments, variables, names, set())
     names.discard("__typename")
     return names
 
@@ -31,7 +34,7 @@ def selected_names(info: Any) -> set[str]:
 def _collect(
     selection_set: SelectionSetNode,
     fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any],
+    variables: VariableValues,
     names: set[str],
     visited: set[str],
 ) -> None:
@@ -48,7 +51,7 @@ def _collect(
             _collect(fragments[name].selection_set, fragments, variables, names, visited)
 
 
-def _included(selections: Iterable[Any], variables: dict[str, Any]) -> Iterable[Any]:
+def _included(selections: Iterable[Any], variables: VariableValues) -> Iterable[Any]:
     for selection in selections:
         skip = get_directive_values(GraphQLSkipDirective, selection, variables)
         if skip and skip.get("if") is True:
