@@ -67,8 +67,9 @@ def render(results: dict[str, Any]) -> str:
         f"(policy, disclosure control, ledger: {data['ledger']}); PostGraphile "
         f"`--cluster-workers {results['servers']['postgraphile_workers']}`",
         f"- Command: `{results['command']}` ({results['elapsed_s']} s); load average at "
-        f"start {results.get('load_average_at_start')} (other work on the machine inflates "
-        "every contender's numbers)",
+        f"start {results.get('load_average_at_start')} (1, 5, 15 minutes; it includes the "
+        "runner's own work just before, and other work during a run inflates every "
+        "contender's numbers)",
         "- req/s (16) for servers: [connections per server process], e.g. [16] = every "
         "keep-alive connection landed on one worker",
         "",
