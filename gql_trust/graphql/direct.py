@@ -36,7 +36,7 @@ def install(schema: Any, fields: Iterable[tuple[GraphQLObjectType, str]]) -> Non
 def _direct(field: StrawberryField, schema: Any) -> Callable[..., Any]:
     resolver = field.base_resolver
     assert resolver is not None and resolver.is_async
-    function = resolver.wrapped_func
+    function: Any = resolver.wrapped_func
     takes_source = resolver.self_parameter is not None
     info_class = schema.config.info_class
     arguments, registry, config = (
