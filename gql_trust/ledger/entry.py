@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
@@ -122,9 +123,15 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# Everything escape_text rewrites; most values (names, roles, ids) contain none of it.
+_ESCAPED = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
 def escape_text(value: str) -> str:
     """Backslash and control characters escaped (``\\n``, ``\\u2028``, ...), so a value
     can never start a new line or a forged record wherever the ledger is printed."""
+    if _ESCAPED.search(value) is None:
+        return value
     out = []
     for char in value:
         code = ord(char)

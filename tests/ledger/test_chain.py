@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -71,6 +72,19 @@ def test_control_characters_are_escaped_and_operation_names_cut() -> None:
     assert escape_text("\x00\x1b\u2028\ud800") == "\\u0000\\u001b\\u2028\\ud800"
     assert operation_name("x" * 10_000) == "x" * 200
     assert operation_name(None) is None
+
+
+def test_every_character_is_kept_or_escaped_reversibly() -> None:
+    """Across the whole BMP: a character is kept as it is exactly when it is printable and
+    no line break, and an escaped one decodes (as JSON) back to itself."""
+    for code in range(0x10000):
+        char = chr(code)
+        text = f"a{char}b"
+        out = escape_text(text)
+        unsafe = char == "\\" or code < 0x20 or 0x7F <= code <= 0x9F
+        unsafe = unsafe or code in (0x2028, 0x2029) or 0xD800 <= code <= 0xDFFF
+        assert (out != text) == unsafe, hex(code)
+        assert json.loads(f'"{out}"') == text if unsafe else out is text, hex(code)
 
 
 async def filled(path: Path, count: int = 10) -> Ledger:
