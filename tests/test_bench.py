@@ -81,3 +81,14 @@ def test_report_renders_and_flags_wrong_answers() -> None:
     assert check_failures(_results(False)) == [
         "gql_trust W2: the answer differs from the raw SQL answer"
     ]
+
+
+def test_plan_cache_shapes_compile_against_the_demo_contracts(
+    duckdb_trust,  # type: ignore[no-untyped-def]
+) -> None:
+    from bench.plan_cache import SHAPES
+
+    trust = duckdb_trust.app.state.trust
+    for query in SHAPES.values():
+        compiled = trust.compile(query.shape())
+        assert "GROUP BY" in compiled.sql and trust.compile(query.shape()) is compiled
