@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -148,34 +149,24 @@ async def http_load(
     request = encode_post(url, body, headers)
     result = LoadResult(concurrency)
     connections = [_Connection(host, port) for _ in range(concurrency)]
+
+    def sender(conn: _Connection) -> Send:
+        async def send() -> str | None:
+            status, reply = await conn.send(request)
+            return reply[:500].decode(errors="replace") if _is_error(status, reply) else None
+
+        return send
+
     try:
         for i in range(warmup):  # also opens connections
             await connections[i % concurrency].send(request)
-        started = time.perf_counter()
-        deadline = started + duration_s
-        issued = 0
-
-        async def client(conn: _Connection) -> None:
-            nonlocal issued
-            while issued < max_requests and (
-                time.perf_counter() < deadline or issued < min_requests
-            ):
-                issued += 1
-                t0 = time.perf_counter()
-                try:
-                    status, reply = await conn.send(request)
-                except (OSError, asyncio.IncompleteReadError) as exc:
-                    result.errors += 1
-                    result.first_error = result.first_error or repr(exc)
-                    continue
-                elapsed = (time.perf_counter() - t0) * 1000
-                if _is_error(status, reply):
-                    result.errors += 1
-                    result.first_error = result.first_error or reply[:500].decode(errors="replace")
-                result.latencies_ms.append(elapsed)
-
-        await asyncio.gather(*(client(c) for c in connections))
-        result.wall_s = time.perf_counter() - started
+        await _bounded(
+            result,
+            [sender(c) for c in connections],
+            duration_s=duration_s,
+            min_requests=min_requests,
+            max_requests=max_requests,
+        )
     finally:
         for conn in connections:
             await conn.close()
@@ -195,23 +186,53 @@ async def call_load(
     result = LoadResult(concurrency)
     for _ in range(warmup):
         await call()
+
+    async def send() -> None:
+        await call()
+
+    await _bounded(
+        result,
+        [send] * concurrency,
+        duration_s=duration_s,
+        min_requests=min_requests,
+        max_requests=max_requests,
+    )
+    return result
+
+
+Send = Callable[[], Awaitable[str | None]]  # one request; an error's text, or None
+
+
+async def _bounded(
+    result: LoadResult,
+    clients: list[Send],
+    *,
+    duration_s: float,
+    min_requests: int,
+    max_requests: int,
+) -> None:
+    """Each client sends one request after another until the time is up and the minimum
+    is reached, or the maximum is. A request that raises is an error without a latency;
+    one that returns an error's text is an error with its latency."""
     started = time.perf_counter()
     deadline = started + duration_s
     issued = 0
 
-    async def client() -> None:
+    async def client(send: Send) -> None:
         nonlocal issued
         while issued < max_requests and (time.perf_counter() < deadline or issued < min_requests):
             issued += 1
             t0 = time.perf_counter()
             try:
-                await call()
+                error = await send()
             except Exception as exc:
                 result.errors += 1
                 result.first_error = result.first_error or repr(exc)
                 continue
             result.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            if error is not None:
+                result.errors += 1
+                result.first_error = result.first_error or error
 
-    await asyncio.gather(*(client() for _ in range(concurrency)))
+    await asyncio.gather(*(client(send) for send in clients))
     result.wall_s = time.perf_counter() - started
-    return result

@@ -41,6 +41,15 @@ SCALE = 0.02  # about 24,000 claimant rows: small cells exist, tests stay fast
 SEED = 7
 
 
+def auth_headers(settings: Settings, who: str) -> dict[str, str]:
+    """The Authorization header of a demo principal (none for the public)."""
+    claims = PRINCIPALS[who]
+    if not claims:
+        return {}
+    token = mint_token(settings.auth, sub=f"test-{who}", **claims)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     with server_dsn() as dsn:
@@ -84,11 +93,7 @@ class TrustUnderTest:
     pg_dsn: str | None
 
     def headers(self, who: str) -> dict[str, str]:
-        claims = PRINCIPALS[who]
-        if not claims:
-            return {}
-        token = mint_token(self.settings.auth, sub=f"test-{who}", **claims)  # type: ignore[arg-type]
-        return {"Authorization": f"Bearer {token}"}
+        return auth_headers(self.settings, who)
 
     async def query(
         self, query: str, variables: dict[str, Any] | None = None, who: str = "dwp"

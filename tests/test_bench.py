@@ -92,3 +92,22 @@ def test_plan_cache_shapes_compile_against_the_demo_contracts(
     for query in SHAPES.values():
         compiled = trust.compile(query.shape())
         assert "GROUP BY" in compiled.sql and trust.compile(query.shape()) is compiled
+
+
+async def test_the_load_loop_counts_errors_and_respects_its_bounds() -> None:
+    from bench.load import call_load
+
+    calls = 0
+
+    async def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls % 2 == 0:
+            raise ConnectionError("refused")
+
+    result = await call_load(
+        flaky, concurrency=4, duration_s=0, min_requests=10, max_requests=1_000
+    )
+    assert calls == 10  # the minimum, though the time was up at once
+    assert result.errors == 5 and len(result.latencies_ms) == 5
+    assert result.first_error == "ConnectionError('refused')"

@@ -18,8 +18,7 @@ import pytest
 
 from gql_trust.app import create_app
 from gql_trust.config import Settings, load_settings
-from gql_trust.identity import mint_token
-from tests.conftest import PRINCIPALS
+from tests.conftest import auth_headers
 from tests.federation import harness
 from tests.servers import serving
 
@@ -42,11 +41,7 @@ class Stack:
     gateway_url: str
 
     def headers(self, who: str) -> dict[str, str]:
-        claims = PRINCIPALS[who]
-        if not claims:
-            return {}
-        token = mint_token(self.settings.auth, sub=f"test-{who}", **claims)  # type: ignore[arg-type]
-        return {"Authorization": f"Bearer {token}"}
+        return auth_headers(self.settings, who)
 
     def post(
         self,

@@ -17,9 +17,8 @@ import pytest
 
 from gql_trust.app import create_app
 from gql_trust.config import Settings, load_settings
-from gql_trust.identity import mint_token
 from gql_trust.ledger import AuditQuery, Entry, Ledger
-from tests.conftest import PRINCIPALS
+from tests.conftest import auth_headers
 from tests.pg import fresh_database
 
 DEMO_LEDGER = '[ledger]\nkind = "sqlite"\npath = "ledger/ledger.sqlite"\n'
@@ -63,11 +62,7 @@ class Running:
         return self.app.state.ledger  # type: ignore[no-any-return]
 
     def headers(self, who: str) -> dict[str, str]:
-        claims = PRINCIPALS[who]
-        if not claims:
-            return {}
-        token = mint_token(self.settings.auth, sub=f"test-{who}", **claims)  # type: ignore[arg-type]
-        return {"Authorization": f"Bearer {token}"}
+        return auth_headers(self.settings, who)
 
     async def post(
         self, query: str, who: str = "dwp", *, variables: Any = None, **body: Any
