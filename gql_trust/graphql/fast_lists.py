@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import cached_property
 from math import isfinite
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -60,10 +61,15 @@ class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._mappers = _mappers.setdefault(self.schema, OrderedDict())
-        try:  # @skip/@include may depend on them
-            self._variables: Any = frozen(self.variable_values.coerced)
+
+    @cached_property
+    def _variables(self) -> Any:
+        """The variables as part of a mapper's key (@skip/@include may depend on them);
+        frozen only when an operation completes a list."""
+        try:
+            return frozen(self.variable_values.coerced)
         except Uncacheable:
-            self._variables = object()  # this operation only
+            return object()  # this operation only
 
     def complete_list_value(  # type: ignore[override]
         self,
