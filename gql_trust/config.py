@@ -60,6 +60,7 @@ class LimitsConfig:
     max_cells: int = 1_000_000  # estimated cells a whole query may return
     max_periods: int = 240  # assumed period cardinality for the cell estimate
     max_in_values: int = 10_000
+    max_table_cells: int = 250_000  # standard cells of one disclosure-controlled table
     max_body_bytes: int = 1_000_000
     max_batch: int = 0  # batched operations per request; 0 = batching off
     introspection: Literal["all", "authenticated", "none"] = "all"
@@ -87,6 +88,26 @@ class FederationConfig:
 
 
 @dataclass(frozen=True)
+class DisclosureConfig:
+    """[disclosure]: the secret that keys magnitude perturbation (perturbed means)."""
+
+    key_file: Path | None = None
+
+    def key(self) -> bytes | None:
+        if self.key_file is None:
+            return None
+        try:
+            key = self.key_file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the disclosure key {self.key_file}: {exc.strerror}"
+            ) from exc
+        if len(key) < 32:
+            raise ConfigError(f"the disclosure key {self.key_file} must hold at least 32 bytes")
+        return key
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     sources: dict[str, SourceConfig]
@@ -99,6 +120,7 @@ class Settings:
     ledger: LedgerConfig = field(default_factory=LedgerConfig)  # [ledger]: where entries go
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
+    disclosure: DisclosureConfig = field(default_factory=DisclosureConfig)
 
 
 def bundled_dir(name: str) -> Path:
@@ -172,6 +194,7 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, path: Path | None = 
         auth=auth_from_dict(raw.get("auth"), resolve, where),
         ledger=ledger_from_dict(raw.get("ledger"), resolve, where),
         federation=_federation(raw.get("federation") or {}, where),
+        disclosure=_disclosure(raw.get("disclosure") or {}, resolve, where),
     )
 
 
@@ -231,6 +254,16 @@ def _limits(raw: dict[str, Any], where: str) -> LimitsConfig:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: [limits] {exc}") from exc
     return LimitsConfig(**typed)
+
+
+def _disclosure(raw: dict[str, Any], resolve: Any, where: str) -> DisclosureConfig:
+    unknown = sorted(set(raw) - {"key_file"})
+    if unknown:
+        raise ConfigError(f"{where}: [disclosure] has unknown keys {unknown}; known: ['key_file']")
+    key_file = raw.get("key_file")
+    if key_file is not None and not isinstance(key_file, str):
+        raise ConfigError(f"{where}: [disclosure] key_file must be a path")
+    return DisclosureConfig(resolve(key_file) if key_file else None)
 
 
 def _federation(raw: dict[str, Any], where: str) -> FederationConfig:

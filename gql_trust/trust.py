@@ -6,11 +6,14 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
 from .config import Settings
 from .contracts import Contract, load_contracts
+from .contracts.model import Conformed, Disclosure
+from .disclosure.tables import months
 from .errors import ConfigError, SourceTimeout, SourceUnavailable, TrustError
 from .planner import CellQuery, Compiled, compile_coverage, compile_query
 from .policy import PolicyEngine
@@ -69,6 +72,7 @@ class Trust:
                     f"[sources.{contract.source}] to {settings.path or 'the settings file'}"
                 )
         self.policy = PolicyEngine(settings.policies_dir, self.contracts)
+        self.disclosure_key = _disclosure_key(settings, contracts)
         self._coverage: dict[str, tuple[float, Any]] = {}
         self.compile = lru_cache(maxsize=4096)(self._compile)
 
@@ -156,6 +160,18 @@ class Trust:
         self._coverage[contract.name] = (time.monotonic(), result)
         return result
 
+    async def periods(
+        self, contract: Contract, rows: list[tuple[Any, ...]], dimensions: tuple[str, ...]
+    ) -> tuple[date, ...]:
+        """Every month the dataset covers (a complete table's periods); while the source
+        cannot say, the months present in ``rows``."""
+        covered = await self.coverage(contract)
+        if covered is not None and isinstance(covered[0], date):
+            return months(_day(covered[0]), _day(covered[1]))
+        period = contract.conformed(Conformed.PERIOD).name  # type: ignore[union-attr]
+        at = dimensions.index(period)
+        return tuple(sorted({row[at] for row in rows}))
+
     async def readiness(self) -> dict[str, str]:
         """'ok' or the reason, per source."""
 
@@ -169,6 +185,29 @@ class Trust:
         names = list(self.sources)
         results = await asyncio.gather(*(check(self.sources[n]) for n in names))
         return dict(zip(names, results, strict=True))
+
+
+def _day(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _disclosure_key(settings: Settings, contracts: Sequence[Contract]) -> bytes:
+    """The secret keying perturbed means; required when a contract uses them."""
+    key = settings.disclosure.key()
+    if key is not None:
+        return key
+    users = [
+        c.name
+        for c in contracts
+        if any(m.disclosure is Disclosure.PERTURBED_MEAN for m in c.measures)
+    ]
+    if users:
+        raise ConfigError(
+            f"{', '.join(users)} publish perturbed means, which need a secret key: add "
+            f"[disclosure] key_file (32 random bytes, kept private) to "
+            f"{settings.path or 'the settings file'}"
+        )
+    return b""
 
 
 __all__ = ["Denial", "RequestTrace", "SourceCall", "SourceUnavailable", "Trust"]

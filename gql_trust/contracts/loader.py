@@ -136,11 +136,40 @@ def _check_consistency(where: _Where, contract: Contract) -> None:
                 f"measures.{measure.name}.suppressed_with",
                 f"'{measure.suppressed_with}' is not a measure of this dataset",
             )
+        if measure.disclosure is Disclosure.PERTURBED_MEAN:
+            _check_perturbed_mean(where, contract, measure)
+    if any(m.disclosure is not Disclosure.NONE for m in contract.measures):
+        for dimension in contract.dimensions:  # complete tables need every category
+            if not (dimension.conformed or dimension.type == "Boolean" or dimension.values):
+                raise where.error(
+                    f"dimensions.{dimension.name}.values",
+                    "a dataset with disclosure-controlled measures must list every "
+                    "category of each dimension (values: [...]), so that its tables can "
+                    "be released complete",
+                )
     unknown = [d for d in contract.unique_per if d not in {d.name for d in contract.dimensions}]
     if unknown:
         raise where.error("unique_per", f"{unknown} are not dimensions of this dataset")
     if contract.grain == "microdata" and not contract.entity:
         raise where.error("entity", "microdata needs the column identifying the counted unit")
+
+
+def _check_perturbed_mean(where: _Where, contract: Contract, measure: Measure) -> None:
+    """A perturbed mean is divided by its count as published: the count must be a sum of
+    its denominator, named by suppressed_with."""
+    count = next((m for m in contract.measures if m.name == measure.suppressed_with), None)
+    if (
+        measure.aggregation is not Aggregation.RATIO
+        or count is None
+        or count.aggregation is not Aggregation.SUM
+        or count.column != measure.denominator
+    ):
+        raise where.error(
+            f"measures.{measure.name}.disclosure",
+            "perturbed_mean is for a ratio whose suppressed_with names the measure summing "
+            "its denominator (e.g. meanMonthlyPay: numerator total_pay, denominator "
+            "employees, suppressed_with: employees)",
+        )
 
 
 class _Where:

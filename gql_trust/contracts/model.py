@@ -25,6 +25,7 @@ class Disclosure(StrEnum):
     NONE = "none"
     TEN_FIVE = "ten_five"  # under 10 suppressed, else rounded to the nearest 5
     CELL_KEY = "cell_key"  # cell-key perturbation of counts
+    PERTURBED_MEAN = "perturbed_mean"  # keyed magnitude noise over the published count
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +29,7 @@ CLAIMANTS_DUCKDB = "dwp/claimants.duckdb"
 PAYROLL_DIR = "hmrc/paye_rti"
 VACANCIES_CSV = "ons/vacancies.csv"
 KEYS_DIR = "keys"
+DISCLOSURE_KEY = "disclosure.key"
 AUTH_ISSUER = "gql-trust-demo"
 AUTH_AUDIENCE = "labour-market-data-trust"
 AUTH_KID = "demo-2026"
@@ -114,6 +117,7 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
     Also writes the demo token signing key pair under ``keys/`` (an existing pair is kept,
     so tokens already issued stay valid)."""
     private_key, public_key = write_demo_keys(data_dir / KEYS_DIR)
+    disclosure_key = write_disclosure_key(data_dir / KEYS_DIR)
     if postgres_dsn:
         dwp = [
             'kind = "postgres"',
@@ -149,6 +153,9 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
         'kind = "sqlite"',
         'path = "ledger/ledger.sqlite"',
         "",
+        "[disclosure]",
+        f"key_file = {toml_string(f'{KEYS_DIR}/{disclosure_key.name}')}  # private",
+        "",
         "[auth]",
         f"issuer = {toml_string(AUTH_ISSUER)}",
         f"audience = {toml_string(AUTH_AUDIENCE)}",
@@ -163,6 +170,17 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
     ]
     path = data_dir / CONFIG_NAME
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_disclosure_key(directory: Path) -> Path:
+    """The secret keying magnitude perturbation (chmod 600); an existing one is kept, so
+    a cell keeps its published value."""
+    path = directory / DISCLOSURE_KEY
+    if not path.is_file():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
     return path
 
 

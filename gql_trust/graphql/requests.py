@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from datetime import date
+from functools import cached_property
+from typing import Any, NoReturn, TypeVar
 
-from ..contracts.model import Contract, Disclosure
+from ..contracts.model import Conformed, Contract, Disclosure
 from ..disclosure import apply_disclosure, controlled_measures
 from ..disclosure.apply import Flags
+from ..disclosure.sparse import Withheld, sparse_groups
+from ..disclosure.standard_cells import RULE as STANDARD_CELLS
+from ..disclosure.standard_cells import custom_cell, pinned_values
+from ..disclosure.standard_cells import reason as standard_reason
+from ..disclosure.tables import categories, complete, lattice, matches, split_where, zero_measures
 from ..errors import Forbidden, InvalidQuery
 from ..planner import And, CellQuery, Cond, Filter, OrderKey
 from ..planner.query import walk
@@ -31,34 +38,147 @@ class Plan:
     disclosure: dict[str, Disclosure]  # measure -> method, for measures not seen exactly
     contract: Contract
     predicates: tuple[str, ...] = ()  # policy row obligations, described for explain
-    page_after_disclosure: tuple[tuple[OrderKey, ...], int | None, int] | None = None
+    table: ControlledTable | None = None  # set for a caller who gets controlled values
 
     async def run(self, ctx: RequestContext, release: bool = True) -> list[tuple[Any, ...]]:
         """The rows the caller may see. ``release=False`` when the caller pages them
         further (the stitched view) and counts the released cells itself; the disclosure
         tally still counts every controlled input the view's rates were built from."""
         rows = await ctx.trust.run(self.query, ctx.trace, self.predicates, ctx.remaining())
-        columns = self.query.dimensions + self.query.measures + (CELL_KEY,)
-        rows, flags = apply_disclosure(self.contract, columns, rows, self.disclosure, CELL_KEY)
-        if self.page_after_disclosure is not None:
-            rows, flags = self._page(columns, rows, flags)
-        ctx.disclosure.record(self.contract, self.disclosure, flags)
+        if self.table is not None:
+            rows = await self.table.release(ctx, self, rows)
         if release:
             ctx.trace.cells += _released(rows, len(self.query.dimensions), len(self.query.measures))
         return rows
 
-    def _page(
-        self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], flags: list[Flags]
-    ) -> tuple[list[tuple[Any, ...]], list[Flags]]:
-        """Ordered by a published value: sorting exact values in the source would leak
-        their order, so sort what the caller may see, then page."""
-        order, limit, offset = self.page_after_disclosure  # type: ignore[misc]
-        at = {key.field: columns.index(key.field) for key in order}
-        pairs = sort_nulls_last(
-            list(zip(rows, flags, strict=True)), order, lambda pair, field: pair[0][at[field]]
+
+@dataclass(frozen=True)
+class ControlledTable:
+    """A controlled release: the complete table of standard cells, sparse areas withheld,
+    disclosure applied, then filtered, ordered and paged as the caller asked."""
+
+    contract: Contract
+    asked: CellQuery  # the query as the caller wrote it (order, paging, partition)
+    methods: dict[str, Disclosure]
+    pushed: Filter | None  # the part of its filter the source applied
+    kept: Filter | None  # the rest, applied to the completed table
+    pinned: dict[str, Any]  # ungrouped dimensions a filter pins to one value
+
+    @cached_property
+    def group_at(self) -> tuple[int, ...]:
+        """Positions of the grouped area and period: the sparsity rule's groups."""
+        outer = (Conformed.AREA, Conformed.PERIOD)
+        dims = self.asked.dimensions
+        return tuple(i for i, d in enumerate(dims) if self.contract.dimension(d).conformed in outer)
+
+    def group(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(row[i] for i in self.group_at)
+
+    async def release(
+        self, ctx: RequestContext, plan: Plan, rows: list[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        trust, contract, query = ctx.trust, self.contract, plan.query
+        dims = query.dimensions
+        columns = (*dims, *query.measures, CELL_KEY)
+        periods: tuple[Any, ...] = ()
+        if any(_is_period(contract, d) for d in dims):
+            periods = await trust.periods(contract, rows, dims)
+        axes = [
+            (d, categories(contract.dimension(d), trust.reference, query.geography, periods))
+            for d in dims
+        ]
+        cells = lattice(axes, self.pushed, trust.settings.limits.max_table_cells)
+        width = len(trust.compile(query.shape()).columns)
+        empty = (*zero_measures(contract, query.measures), 0)[: width - len(dims)]
+        rows = complete(rows, len(dims), cells, empty)
+        withheld = self.sparse(rows, query)
+        cell_id = _cell_identity(contract, dims, self.pinned)
+        rows, flags = apply_disclosure(
+            contract, columns, rows, plan.disclosure, CELL_KEY, cell_id, trust.disclosure_key
         )
-        page = pairs[offset:] if limit is None else pairs[offset : offset + limit]
-        return [row for row, _ in page], [flag for _, flag in page]
+        pairs = list(zip(rows, flags, strict=True))
+        if withheld:
+            pairs = [self.withhold(p, withheld, len(dims), len(query.measures)) for p in pairs]
+        if self.kept is not None:
+            pairs = [p for p in pairs if matches(self.kept, dict(zip(dims, p[0], strict=False)))]
+        pairs = self.page(columns, pairs)
+        ctx.disclosure.record(contract, plan.disclosure, [flag for _, flag in pairs])
+        if withheld:
+            shown = [withheld[self.group(row)] for row, flag in pairs if flag[2]]
+            ctx.disclosure.record_withheld(contract.name, shown)
+        return [row for row, _ in pairs]
+
+    def sparse(
+        self, rows: list[tuple[Any, ...]], query: CellQuery
+    ) -> dict[tuple[Any, ...], Withheld]:
+        """Group key -> the withheld area, for the (area, period) groups that are sparse."""
+        counted = [m for m in query.measures if self.methods.get(m) is Disclosure.CELL_KEY]
+        if not counted:
+            return {}
+        count_at = len(query.dimensions) + query.measures.index(counted[0])
+        area = self.contract.conformed(Conformed.AREA).name  # type: ignore[union-attr]
+        dims = query.dimensions
+        area_at = next((k for k, i in enumerate(self.group_at) if dims[i] == area), None)
+        return {
+            key: Withheld(key[area_at] if area_at is not None else self.pinned.get(area))
+            for key in sparse_groups(rows, self.group_at, count_at)
+        }
+
+    def withhold(
+        self,
+        pair: tuple[tuple[Any, ...], Flags],
+        withheld: dict[tuple[Any, ...], Withheld],
+        dims: int,
+        measures: int,
+    ) -> tuple[tuple[Any, ...], Flags]:
+        row = pair[0]
+        if self.group(row) not in withheld:
+            return pair
+        return (*row[:dims], *(None,) * measures, *row[dims + measures :]), (False, False, True)
+
+    def page(
+        self, columns: tuple[str, ...], pairs: list[tuple[tuple[Any, ...], Flags]]
+    ) -> list[tuple[tuple[Any, ...], Flags]]:
+        """Sorted by what the caller may see (sorting exact values in the source would leak
+        their order), then paged, per partition value for a batched nested field."""
+        asked = self.asked
+        at = {name: i for i, name in enumerate(columns)}
+        pairs = sort_nulls_last(pairs, asked.order, lambda pair, field: pair[0][at[field]])
+        end = None if asked.limit is None else asked.offset + asked.limit
+        if asked.partition is None:
+            return pairs[asked.offset : end]
+        groups: dict[Any, list[tuple[tuple[Any, ...], Flags]]] = {}
+        for pair in pairs:
+            groups.setdefault(pair[0][at[asked.partition]], []).append(pair)
+        return [pair for key in sorted(groups) for pair in groups[key][asked.offset : end]]
+
+
+def _is_period(contract: Contract, name: str) -> bool:
+    return contract.dimension(name).conformed is Conformed.PERIOD
+
+
+def _cell_identity(
+    contract: Contract, dims: tuple[str, ...], pinned: dict[str, Any]
+) -> Callable[[tuple[Any, ...]], bytes]:
+    """A row -> its standard cell: per dimension its category, or "*" for all of them."""
+    at = {d: i for i, d in enumerate(dims)}
+
+    def identity(row: tuple[Any, ...]) -> bytes:
+        parts = [contract.name]
+        for d in contract.dimensions:
+            value = row[at[d.name]] if d.name in at else pinned.get(d.name, "*")
+            parts.append(f"{d.name}={_category(value)}")
+        return "\x1f".join(parts).encode()
+
+    return identity
+
+
+def _category(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return f"{value.year:04d}-{value.month:02d}"
+    return str(value)
 
 
 def plan_cells(
@@ -81,18 +201,20 @@ def plan_cells(
     for field, action in checks:
         decision = grant.decision(field, action)
         if not decision.allowed:
-            ctx.trace.denials.append(
-                Denial(contract.name, field, action, decision.rule, decision.reason)
-            )
-            raise Forbidden(
-                f"not allowed to {action} {contract.name}.{field}",
-                reason=decision.reason,
-                rule=decision.rule,
-            )
+            _refuse(ctx, contract, field, action, decision.rule, decision.reason)
     ctx.trace.fields_read.setdefault(contract.name, set()).update(f for f, _ in checks)
     where = _with_obligations(where, grant)
     predicates = tuple(f"{r.dimension} = '{r.value}' (rule {r.rule})" for r in grant.row_filters)
     exact = {m.name for m in contract.measures if grant.exact(m.name)}
+    controlled = bool(controlled_measures(contract, contract_measures(contract), exact))
+    if controlled:
+        custom = custom_cell(where, dimensions)
+        if custom is not None:
+            name = contract.dimension(custom.dimension).filter_name
+            _refuse(
+                ctx, contract, custom.dimension, "filter", STANDARD_CELLS,
+                standard_reason(contract.name, custom, name),
+            )  # fmt: skip
     disclosure = controlled_measures(contract, measures, exact)
     for measure in list(disclosure):  # a follower needs its leader to know when to hide
         leader = contract.measure(measure).suppressed_with
@@ -103,16 +225,28 @@ def plan_cells(
     query = CellQuery(
         contract.name, dimensions, measures, where, geography, cell_key=cell_key, **paging
     )
-    if any(k.field in disclosure for k in query.order):
-        if query.partition is not None:
-            raise InvalidQuery(
-                "nested dataset fields cannot be ordered by a disclosure-controlled measure; "
-                "order by a dimension, or query the dataset at the root"
-            )
-        paged = (query.order, query.limit, query.offset)
-        unpaged = replace(query, order=(), limit=None, offset=0)
-        return Plan(unpaged, disclosure, contract, predicates, paged)
-    return Plan(query, disclosure, contract, predicates)
+    if not controlled:
+        return Plan(query, disclosure, contract, predicates)
+    pushed, kept = split_where(where, contract, dimensions)
+    table = ControlledTable(contract, query, disclosure, pushed, kept, pinned_values(where))
+    source = replace(query, where=pushed, order=(), limit=None, offset=0, partition=None)
+    return Plan(source, disclosure, contract, predicates, table)
+
+
+def contract_measures(contract: Contract) -> tuple[str, ...]:
+    return tuple(m.name for m in contract.measures)
+
+
+def _refuse(
+    ctx: RequestContext,
+    contract: Contract,
+    field: str,
+    action: str,
+    rule: str | None,
+    reason: str,
+) -> NoReturn:
+    ctx.trace.denials.append(Denial(contract.name, field, action, rule, reason))
+    raise Forbidden(f"not allowed to {action} {contract.name}.{field}", reason=reason, rule=rule)
 
 
 def _released(rows: list[tuple[Any, ...]], dimensions: int, measures: int) -> int:

@@ -1,0 +1,41 @@
+"""Means whose publication cannot undo their count's protection (e.g. mean monthly pay).
+
+An exact mean of a total and of its parts gives the parts' exact ratio, and with
+the 10-5 rounded counts one candidate pair fits: the exact counts. So a controlled
+mean is built only from protected inputs:
+
+- the total (pay) is perturbed with noise keyed by the standard cell, as
+  statistics offices do for magnitude tables: ``total + eta * mean``, one typical
+  contributor's worth scaled by ``eta``, with ``|eta|`` in [0.5, 1.5] and its sign
+  and size read from a keyed hash of the cell, so the same cell always gets the
+  same noise and a single contributor's amount is hidden in a difference of totals;
+- it is divided by the count **as the caller gets it** (10-5 rounded), never the
+  exact count, so the mean tells nothing about the count that the count does not;
+- it is rounded to whole units.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+NOISE_MIN = 0.5  # |eta| is at least this many typical contributors
+NOISE_SPAN = 1.0  # ... and at most NOISE_MIN + NOISE_SPAN
+
+
+def cell_noise(key: bytes, cell: bytes) -> float:
+    """eta for a cell: +-[NOISE_MIN, NOISE_MIN + NOISE_SPAN], fixed by the key and cell."""
+    digest = hmac.new(key, cell, hashlib.sha256).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    sign = 1.0 if digest[8] & 1 else -1.0
+    return sign * (NOISE_MIN + NOISE_SPAN * u)
+
+
+def perturbed_mean(
+    mean: float | None, count: int | None, published_count: int | None, noise: float
+) -> float | None:
+    """The published mean of a cell whose exact mean and count are given."""
+    if mean is None or not count or not published_count:
+        return None
+    total = mean * count + noise * mean
+    return float(round(total / published_count))
