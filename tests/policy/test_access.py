@@ -330,13 +330,16 @@ async def test_custom_sets_of_an_unselected_dimension_are_refused(
             assert body["data"] == {dataset: None}, text
             error = body["errors"][0]["extensions"]
             assert error["code"] == "FORBIDDEN" and error["rule"] == "standard-cells-only", text
-            assert f"select {dimension}, or filter it with eq" in error["reason"].lower(), text
+            assert f"Select {dimension}, or filter it with eq" in error["reason"], text
             refused += 1
     log = await duckdb_trust.data(
-        f'{{ auditLog(limit: {refused}, where: {{outcome: "DENIED"}}) {{ subject }} }}',
+        f"{{ auditLog(limit: {refused}, where: {{outcome: DENIED}}) "
+        "{ fieldsDenied { action rule } } }",
         who="auditor",
     )
     assert len(log["auditLog"]) == refused
+    denied = [d for entry in log["auditLog"] for d in entry["fieldsDenied"]]
+    assert denied == [{"action": "filter", "rule": "standard-cells-only"}] * refused
     # The owner is unaffected; selecting the dimension makes the same filter fine.
     custom = f"claimants(where: {{{shapes[0][2]}}})"
     owner = await ask(duckdb_trust, "dwp", f"{{ {custom} {{ claimants }} }}")
