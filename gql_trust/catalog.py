@@ -58,6 +58,7 @@ class DatasetEntry:
     periods: Coverage | None
     last_updated: datetime | None
     how_to_get_access: str
+    release_rules: str  # who gets standard cells only, complete tables, sparse areas withheld
     example_query: str
 
 
@@ -98,6 +99,7 @@ async def describe(trust: Trust, contract: Contract) -> DatasetEntry:
         periods=periods,
         last_updated=modified,
         how_to_get_access=how_to_get_access(trust.policy, contract),
+        release_rules=release_rules(contract),
         example_query=example_query(contract, last_period),
     )
 
@@ -148,6 +150,27 @@ def field_access(
         or any(g.exact(field) for _, g in readable)
     )
     return FieldAccess(True, exact, tuple(level for level, _ in readable), None)
+
+
+def release_rules(contract: Contract) -> str:
+    """Who gets standard cells only, in words (docs/disclosure.md has the detail)."""
+    if all(m.disclosure is Disclosure.NONE for m in contract.measures):
+        return "Exact for everyone who may read it: any filter, any table."
+    return (
+        f"Everyone but {contract.owner}, its owner, gets disclosure-controlled values and "
+        "therefore standard cells only: a filter on a dimension you do not select must pin "
+        "it to one value (eq); tables come complete, every category within your filters, "
+        "true zeros included; areas whose cells are mostly small counts are withheld. "
+        f"{contract.owner} sees its own data exactly, with any filter."
+    )
+
+
+def standard_cells_only(policy: PolicyEngine, principal: Principal, contract: Contract) -> bool:
+    """Whether this caller reads some measure of the dataset only disclosure-controlled."""
+    return any(
+        access.read and not access.exact
+        for access in (field_access(policy, principal, contract, m.name) for m in contract.measures)
+    )
 
 
 def how_to_get_access(policy: PolicyEngine, contract: Contract) -> str:

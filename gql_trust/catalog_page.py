@@ -14,6 +14,7 @@ DISCLOSURE_NAMES = {
     "none": "none: exact for everyone who may read it",
     "ten_five": "10-5 rule for non-owners (under 10 suppressed, else rounded to 5)",
     "cell_key": "cell-key perturbation for non-owners",
+    "perturbed_mean": "for non-owners: total moved by keyed noise, over the published count",
 }
 
 

@@ -287,3 +287,29 @@ def test_example_query_shape() -> None:
         "}"
     )
     assert 'gte: "' not in catalog.example_query(vacancies, None)
+
+
+async def test_the_catalog_says_who_gets_standard_cells_only(duckdb_trust: TrustUnderTest) -> None:
+    """Per dataset, in words for everyone and as a flag for the caller, and the flag agrees
+    with what a query does: a custom set of areas is refused exactly where it is set."""
+    query = "{ datasets { name releaseRules standardCellsOnly } }"
+    custom = '(where: {areaCode: {in: ["E08000025", "E08000026"]}})'
+    measure = {"claimants": "claimants", "payrolledEmployees": "employees"}
+    seen = {}
+    for who in ("public", "dwp", "hmrc", "la"):
+        entries = {d["name"]: d for d in (await duckdb_trust.data(query, who=who))["datasets"]}
+        seen[who] = {name: d["standardCellsOnly"] for name, d in entries.items()}
+        assert "Exact for everyone" in entries["vacancies"]["releaseRules"]
+        assert "Everyone but DWP" in entries["claimants"]["releaseRules"]
+        assert "Everyone but HMRC" in entries["payrolledEmployees"]["releaseRules"]
+        for name, flag in seen[who].items():
+            if name not in measure:
+                continue
+            body = await duckdb_trust.query(f"{{ {name}{custom} {{ {measure[name]} }} }}", who=who)
+            rules = {e["extensions"].get("rule") for e in body.get("errors", ())}
+            assert ("standard-cells-only" in rules) == flag, (who, name, body)
+    assert seen["dwp"] == {"claimants": False, "payrolledEmployees": True, "vacancies": False}
+    assert seen["hmrc"] == {"claimants": True, "payrolledEmployees": False, "vacancies": False}
+    assert seen["public"] == dict.fromkeys(seen["public"], False)  # reads no controlled value
+    page = (await duckdb_trust.client.get("/")).text
+    assert page.count("Who gets standard cells only") == 3

@@ -41,6 +41,8 @@ def _dataset(
         else None,
         last_updated=entry.last_updated.isoformat() if entry.last_updated else None,
         how_to_get_access=entry.how_to_get_access,
+        release_rules=entry.release_rules,
+        standard_cells_only=catalog.standard_cells_only(policy, principal, contract),
     )
 
 

@@ -94,3 +94,11 @@ class Dataset:
     how_to_get_access: str = strawberry.field(
         description="Whom to ask (the owner) and which agreements exist."
     )
+    release_rules: str = strawberry.field(
+        description="Which callers get standard cells only, complete tables and sparse "
+        "areas withheld (docs/disclosure.md)."
+    )
+    standard_cells_only: bool = strawberry.field(
+        description="Whether you get disclosure-controlled values here, and so standard "
+        "cells only: a filter on a dimension you do not select must pin it with eq."
+    )
