@@ -264,6 +264,7 @@ def test_the_page_escapes_contract_text() -> None:
         periods=None,
         last_updated=None,
         how_to_get_access=hostile,
+        release_rules=hostile,
         example_query='{ evil { x } } "</a><script>',
     )
     html = render_page([entry])
