@@ -91,11 +91,11 @@ class ControlledTable:
         width = len(trust.compile(query.shape()).columns)
         empty = (*zero_measures(contract, query.measures), 0)[: width - len(dims)]
         rows = complete(rows, len(dims), cells, empty)
-        withheld = self.sparse(rows, query)
         cell_id = _cell_identity(contract, dims, self.pinned)
         rows, flags = apply_disclosure(
             contract, columns, rows, plan.disclosure, CELL_KEY, cell_id, trust.disclosure_key
         )
+        withheld = self.sparse(rows, query)  # on published values: it reveals nothing more
         pairs = list(zip(rows, flags, strict=True))
         if withheld:
             pairs = [self.withhold(p, withheld, len(dims), len(query.measures)) for p in pairs]
@@ -111,7 +111,8 @@ class ControlledTable:
     def sparse(
         self, rows: list[tuple[Any, ...]], query: CellQuery
     ) -> dict[tuple[Any, ...], Withheld]:
-        """Group key -> the withheld area, for the (area, period) groups that are sparse."""
+        """Group key -> the withheld area, for the (area, period) groups whose published
+        counts are mostly small."""
         counted = [m for m in query.measures if self.methods.get(m) is Disclosure.CELL_KEY]
         if not counted:
             return {}

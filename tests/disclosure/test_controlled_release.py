@@ -127,9 +127,9 @@ async def test_true_zeros_and_small_counts_look_the_same(trust: TrustUnderTest) 
 
 
 async def test_sparse_areas_are_withheld_by_the_rule(trust: TrustUnderTest) -> None:
-    """Per area, more than half the non-zero cells under 3 -> all its cells null and the
+    """Per area, more than half its cells published under 3 -> all its cells null and the
     area listed; the rest are served perturbed. The rule is computed here from the
-    source, and both outcomes occur in the demo data."""
+    source's counts perturbed by the published p-table, and both outcomes occur."""
     query = (
         '{ claimants(where: {period: {eq: "2025-06"}}, limit: 100000) { area { code } sex '
         "conditionality claimants } }"
@@ -141,36 +141,35 @@ async def test_sparse_areas_are_withheld_by_the_rule(trust: TrustUnderTest) -> N
         "GROUP BY 1, 2, 3",
         "LOCAL_AUTHORITY",
     )
-    by_area: dict[str, list[int]] = {}
-    truth = {}
-    for area, sex, cond, n, key in counts:
-        by_area.setdefault(area, []).append(n)
-        truth[(area, sex, cond)] = (n, int(key))
-    sparse = {a for a, ns in by_area.items() if sum(n < 3 for n in ns) > len(ns) / 2}
-    assert sparse and set(by_area) - sparse, "the demo data should have both kinds of area"
+    published = {(a, s, c): perturb(n, int(k)) for a, s, c, n, k in counts}
+    reference = trust.app.state.trust.reference
+    conditionality = trust.app.state.trust.contracts["claimants"].dimension("conditionality")
+    cells = list(itertools.product(["F", "M"], conditionality.values))
+    sparse = {
+        area
+        for area in reference.local_authorities
+        if sum(published.get((area, *cell), 0) < 3 for cell in cells) > len(cells) / 2
+    }
+    assert sparse and set(reference.local_authorities) - sparse, "both kinds of area"
     disclosure = body["extensions"]["disclosure"]
     assert {w["code"] for w in disclosure["withheldAreas"]} == sparse
     assert {w["rule"] for w in disclosure["withheldAreas"]} == {"sparse-area"}
     for cell in body["data"]["claimants"]:
         key = (cell["area"]["code"], cell["sex"], cell["conditionality"])
-        if key[0] in sparse:
-            assert cell["claimants"] is None
-        else:
-            n, cell_key = truth.get(key, (0, 0))
-            assert cell["claimants"] == perturb(n, cell_key)
+        assert cell["claimants"] == (None if key[0] in sparse else published.get(key, 0))
     withheld = sum(1 for c in body["data"]["claimants"] if c["claimants"] is None)
-    assert disclosure["withheld"] == withheld == len(sparse) * 2 * 6
+    assert disclosure["withheld"] == withheld == len(sparse) * len(cells)
     # Filtering the shown cells does not change the verdict on an area.
     area = sorted(sparse)[0]
-    small = next(k for k in truth if k[0] == area and truth[k][0] < 3)
+    sex, condition = next(c for c in cells if published.get((area, *c), 0) == 0)
     one = await trust.query(
         f'{{ claimants(where: {{period: {{eq: "2025-06"}}, areaCode: {{eq: "{area}"}}, '
-        f'sex: {{eq: "{small[1]}"}}, conditionality: {{eq: "{small[2]}"}}}}) '
+        f'sex: {{eq: "{sex}"}}, conditionality: {{eq: "{condition}"}}}}) '
         "{ area { code } sex conditionality claimants } }",
         who="hmrc",
     )
     assert one["data"]["claimants"] == [
-        {"area": {"code": area}, "sex": small[1], "conditionality": small[2], "claimants": None}
+        {"area": {"code": area}, "sex": sex, "conditionality": condition, "claimants": None}
     ]
 
 
