@@ -32,6 +32,9 @@ class SourceCall:
     rows: int
     ms: float
     predicates: tuple[str, ...] = ()  # injected by policy, e.g. the caller's own area
+    # For a controlled release the source's row count is the number of non-empty cells,
+    # which tells empty cells from small ones: kept for the ledger, not shown to the caller.
+    rows_confidential: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class Trust:
         trace: RequestTrace | None = None,
         predicates: tuple[str, ...] = (),
         timeout: float | None = None,
+        rows_confidential: bool = False,
     ) -> list[tuple[Any, ...]]:
         """Compile (cached by shape), bind the values and fetch from the source."""
         contract = self.contracts[query.dataset]
@@ -139,6 +143,7 @@ class Trust:
                     len(rows),
                     elapsed,
                     predicates,
+                    rows_confidential,
                 )
             )
         return rows

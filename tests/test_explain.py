@@ -90,7 +90,9 @@ async def test_explain_of_a_stitched_query_shows_each_departments_source(
         ("ons", "vacancies", "duckdb"),
     ]
     for call, relation in zip(calls, ("uc_claimants", "paye_rti", "vacancies"), strict=True):
-        assert call["rowsRead"] == len(rows)  # one aggregated cell per country, nothing more
+        # one aggregated cell per country, nothing more; a controlled release hides the count
+        controlled = call["dataset"] != "vacancies"
+        assert call["rowsRead"] == (None if controlled else len(rows))
         assert call["policyPredicates"] == []
         assert "GROUP BY" in call["sql"] and relation in call["sql"]
         assert "$1" in call["sql"] and "2025-03" not in call["sql"]  # the period is bound
@@ -107,7 +109,7 @@ async def test_explain_of_a_stitched_query_shows_each_departments_source(
     entries = await trust.app.state.ledger.entries(AuditQuery(limit=20))
     (entry,) = [e for e in entries if e.request_id == body["extensions"]["requestId"]]
     assert sorted((s.source, s.dataset, s.sql, s.rows_read) for s in entry.sources) == [
-        (c["source"], c["dataset"], c["sql"], c["rowsRead"]) for c in calls
+        (c["source"], c["dataset"], c["sql"], len(rows)) for c in calls
     ]
 
 
@@ -119,3 +121,28 @@ async def test_explain_of_a_stitched_query_shows_the_callers_own_methods(
     assert body["extensions"]["explain"]["disclosure"] == {
         "payrolledEmployees.employees": "ten_five"
     }
+
+
+async def test_explain_does_not_count_a_controlled_callers_non_empty_cells(
+    duckdb_trust: TrustUnderTest,
+) -> None:
+    """Rows read by a controlled release are its non-empty cells: shown, they would tell
+    an empty cell from a small one (one pinned cell: 1 row or 0). The caller sees null;
+    the ledger keeps the count for the auditor."""
+    single = (
+        '{{ claimants(where: {{period: {{eq: "2025-06"}}, areaCode: {{eq: "{code}"}}, '
+        'ageBand: {{eq: "65+"}}, sex: {{eq: "F"}}}}) {{ sex claimants }} }}'
+    )
+    seen = set()
+    for code in ("E08000024", "E09000001", "E06000034"):
+        body = await explain(duckdb_trust, single.format(code=code), "hmrc")
+        (call,) = body["extensions"]["explain"]["sources"]
+        assert call["rowsRead"] is None and "GROUP BY" in call["sql"]
+        owner = await explain(duckdb_trust, single.format(code=code), "dwp")
+        seen.add(owner["extensions"]["explain"]["sources"][0]["rowsRead"])
+    assert seen == {0, 1}, "the demo data should have an empty and a non-empty cell here"
+    log = await duckdb_trust.data(
+        '{ auditLog(limit: 2, where: {subject: "test-hmrc"}) { sources { rowsRead } } }',
+        who="auditor",
+    )
+    assert all(entry["sources"][0]["rowsRead"] in (0, 1) for entry in log["auditLog"])

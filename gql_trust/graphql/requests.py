@@ -44,7 +44,9 @@ class Plan:
         """The rows the caller may see. ``release=False`` when the caller pages them
         further (the stitched view) and counts the released cells itself; the disclosure
         tally still counts every controlled input the view's rates were built from."""
-        rows = await ctx.trust.run(self.query, ctx.trace, self.predicates, ctx.remaining())
+        rows = await ctx.trust.run(
+            self.query, ctx.trace, self.predicates, ctx.remaining(), self.table is not None
+        )
         if self.table is not None:
             rows = await self.table.release(ctx, self, rows)
         if release:
