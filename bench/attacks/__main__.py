@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         only=set(args.only) if args.only else None,
         progress=lambda message: console.log(message),
     )
+    print(f"{result['date']}, commit {result['commit']}, {args.config}\n")
     print(table(result["scores"]))
     console.log(f"{result['seconds']} s")
     if args.json:

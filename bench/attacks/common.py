@@ -23,8 +23,8 @@ class Budget:
     tables: int  # detailed tables (zero-vs-absent, ratio) or neighbourhoods (least squares)
 
 
-QUICK = Budget(targets=5, pairs=10, tables=1)
-FULL = Budget(targets=30, pairs=40, tables=3)
+QUICK = Budget(targets=9, pairs=8, tables=1)
+FULL = Budget(targets=27, pairs=30, tables=3)
 
 
 @dataclass

@@ -3,14 +3,16 @@
 For each dimension d of the target cell t, the standard cell with d = all categories
 (for the area, the parent area at the next geography level up) minus the sibling
 cells (d selected, the rest pinned to t). Every cell asked is a standard cell. The
-estimates of the dimensions are averaged. A null sibling or marginal carries no
+estimates of the dimensions, and the target's own published value, are averaged
+with inverse-variance weights (each published cell adds about the same noise, so
+an estimate from k siblings weighs 1 / (k + 1)). A null sibling or marginal carries no
 information; an absent sibling is a zero (today's server drops empty groups).
 """
 
 from __future__ import annotations
 
 from .common import Context, Key
-from .scoring import Score, estimate, score
+from .scoring import Score, score
 from .views import PARENT_LEVEL
 
 
@@ -33,7 +35,8 @@ def run(ctx: Context) -> list[Score]:
 
 def attack_target(ctx: Context, target: Key) -> int | None:
     view = ctx.view
-    estimates: list[float] = []
+    estimates: list[tuple[float, float]] = []  # (estimate, weight)
+    own: float | None = None
     for dim in view.key_dims:
         if not view.additive(dim):
             continue
@@ -60,5 +63,13 @@ def attack_target(ctx: Context, target: Key) -> int | None:
         others = [r[view.measure] for r in siblings.rows if r[dim] != value]
         if any(v is None for v in others):
             continue
-        estimates.append(marginal - sum(others))
-    return estimate(estimates)
+        mine = [r[view.measure] for r in siblings.rows if r[dim] == value]
+        if own is None and mine and mine[0] is not None:
+            own = float(mine[0])
+        estimates.append((marginal - sum(others), 1 / (len(others) + 1)))
+    if own is not None:
+        estimates.append((own, 1.0))
+    if not estimates:
+        return None
+    mean = sum(e * w for e, w in estimates) / sum(w for _, w in estimates)
+    return max(0, round(mean))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +81,29 @@ def run(
             finally:
                 client.close()
     return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _commit(),
         "config": str(config),
         "quick": quick,
         "budget": budget.__dict__,
         "seconds": round(time.monotonic() - started, 1),
         "scores": [s.as_dict() for s in scores],
     }
+
+
+def _commit() -> str | None:
+    """The commit of the code under attack, when run from a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip()
 
 
 def _token(settings: Settings, principal: str) -> str:
