@@ -61,7 +61,7 @@ def attack_target(ctx: Context, target: Key, dim: str) -> int | None:
         ]
     first = ctx.totals(pairs[:2])
     if first == [None, None]:
-        return None  # refused outright: no point in asking again
+        return None  # refused (or suppressed) outright: no point in asking again
     values = first + ctx.totals(pairs[2:])
     differences = [
         a - b
