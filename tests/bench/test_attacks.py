@@ -14,8 +14,9 @@ is about 0.08; the hindsight baseline is biased upwards, which adds slack. So an
 attack fails the test when it beats the baseline by more than MARGIN = 0.15 with at
 least MIN_TARGETS = 40 targets (about two standard errors on the smallest pools);
 what today's server gives away is far larger (measured at SCALE 0.02, commit
-2833a44: averaging 0.60 exact against 0.11, the exact ratio 0.97 against 0.21,
-zero vs absent 1.00 against 0.62-0.85 for claimants).
+b72d37f, pooled exact rates: averaging 0.52 against 0.15, ne/notIn differencing
+0.40 against 0.16, marginal subtraction 0.31 against 0.16, the exact ratio 0.97
+against 0.21, zero vs absent 1.00 against 0.62-0.85 for claimants).
 """
 
 from __future__ import annotations
