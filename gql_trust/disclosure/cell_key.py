@@ -3,8 +3,8 @@
 Each claimant carries a fixed random ``record_key`` in 0..2^32-1. A cell's key
 is the sum of its distinct contributors' keys modulo 2^32, computed in the
 source. The p-table below maps (count, cell key) to the published count: the
-noise has zero mean for every count, is at most ``MAX_NOISE`` in size, 0 stays
-0, and 1 and 2 are never published. Because the key depends only on who is in
+noise has zero mean for every count, is at most ``MAX_NOISE`` (5) in size, 0
+stays 0, and 1 and 2 are never published. Because the key depends only on who is in
 the cell, the same cell gets the same value in every query, so averaging
 repeated queries learns nothing, and two cells that differ by one person
 differ by noise that does not cancel.
@@ -15,24 +15,32 @@ from __future__ import annotations
 from fractions import Fraction as F
 
 KEY_SPACE = 2**32
-MAX_NOISE = 3
+MAX_NOISE = 5
 
-# count -> ((published count, probability), ...); counts from LARGE up use the last row.
+
+def _uniform(low: int, high: int, zero: F = F(0)) -> tuple[tuple[int, F], ...]:
+    """``zero`` on 0, the rest spread evenly over ``low``..``high``."""
+    share = (1 - zero) / (high - low + 1)
+    return (((0, zero),) if zero else ()) + tuple((v, share) for v in range(low, high + 1))
+
+
+# count -> ((published count, probability), ...); counts from LARGE up use LARGE_NOISE.
+# Wide noise on purpose: a difference of a margin and its visible parts sums the noise
+# of several cells, and with +-2 it still pinned a small part to +-1 (docs/disclosure.md).
+# Small counts share the outcomes 0 and 3.. so that none of them is told from another
+# or from 0; each row has mean ``count`` and never publishes 1 or 2.
 P_TABLE: dict[int, tuple[tuple[int, F], ...]] = {
     0: ((0, F(1)),),
-    1: ((0, F(2, 3)), (3, F(1, 3))),
-    2: ((0, F(1, 3)), (3, F(2, 3))),
-    3: ((0, F(1, 6)), (3, F(1, 2)), (4, F(1, 6)), (5, F(1, 6))),
-    4: ((3, F(1, 4)), (4, F(1, 2)), (5, F(1, 4))),
+    1: _uniform(3, 5, zero=F(3, 4)),
+    2: _uniform(3, 6, zero=F(5, 9)),
+    3: _uniform(3, 8, zero=F(5, 11)),
+    4: _uniform(3, 9, zero=F(1, 3)),
+    5: _uniform(3, 10, zero=F(3, 13)),
+    6: _uniform(3, 9),
+    7: _uniform(3, 11),
 }
-LARGE = 5
-LARGE_NOISE: tuple[tuple[int, F], ...] = (
-    (-2, F(1, 10)),
-    (-1, F(2, 10)),
-    (0, F(4, 10)),
-    (1, F(2, 10)),
-    (2, F(1, 10)),
-)
+LARGE = 8
+LARGE_NOISE: tuple[tuple[int, F], ...] = tuple((n, F(1, 11)) for n in range(-5, 6))
 
 
 def _cumulative(row: tuple[tuple[int, F], ...]) -> tuple[tuple[int, int], ...]:

@@ -97,7 +97,7 @@ async def test_true_zeros_and_small_counts_look_the_same(trust: TrustUnderTest) 
     on which cells are empty: the rows are the lattice; a true zero is published 0 (or
     withheld with its area), a served 1-2 as 0 or 3+, never absent, never 1 or 2."""
     query = (
-        '{ claimants(geography: REGION, where: {period: {eq: "2025-06"}}, limit: 100000) '
+        '{ claimants(geography: COUNTRY, where: {period: {eq: "2025-06"}}, limit: 100000) '
         "{ area { code } ageBand sex conditionality claimants } }"
     )
     body = await trust.query(query, who="hmrc")
@@ -105,7 +105,7 @@ async def test_true_zeros_and_small_counts_look_the_same(trust: TrustUnderTest) 
     keys = [(c["area"]["code"], c["ageBand"], c["sex"], c["conditionality"]) for c in cells]
     reference = trust.app.state.trust.reference
     conditionality = trust.app.state.trust.contracts["claimants"].dimension("conditionality")
-    regions = sorted(reference.codes_at(Level.REGION))
+    regions = sorted(reference.codes_at(Level.COUNTRY))
     ages = ["16-24", "25-34", "35-49", "50-64", "65+"]
     assert keys == list(itertools.product(regions, ages, ["F", "M"], conditionality.values))
     truth = {
@@ -114,7 +114,7 @@ async def test_true_zeros_and_small_counts_look_the_same(trust: TrustUnderTest) 
             "SELECT g.up, age_band, sex, conditionality, count(DISTINCT claimant_id) "
             "FROM claimants JOIN geo g ON area_code = g.la WHERE month = DATE '2025-06-01' "
             "GROUP BY 1, 2, 3, 4",
-            "REGION",
+            "COUNTRY",
         )
     }
     withheld = {w["code"] for w in body["extensions"]["disclosure"].get("withheldAreas", ())}

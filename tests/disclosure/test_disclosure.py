@@ -40,7 +40,20 @@ def test_noise_has_zero_mean(count: int) -> None:
     assert sum(Fraction(v) * p for v, p in row) == count
 
 
-def test_keys_spread_over_the_table() -> None:
-    """Evenly spaced keys reproduce the table's probabilities."""
-    samples = [perturb(100, (2 * k + 1) * KEY_SPACE // 2000) - 100 for k in range(1000)]
-    assert {n: samples.count(n) for n in set(samples)} == {-2: 100, -1: 200, 0: 400, 1: 200, 2: 100}
+@pytest.mark.parametrize("count", [*range(1, LARGE), LARGE, 100])
+def test_keys_spread_over_the_table(count: int) -> None:
+    """Evenly spaced keys reproduce the table's probabilities (to one key in 11,000)."""
+    row = P_TABLE.get(count) or tuple((count + n, p) for n, p in LARGE_NOISE)
+    keys = 11_000
+    samples = [perturb(count, (2 * k + 1) * KEY_SPACE // (2 * keys)) for k in range(keys)]
+    assert {v: samples.count(v) for v in set(samples)} == pytest.approx(
+        {v: float(p * keys) for v, p in row}, abs=1
+    )
+
+
+def test_small_counts_share_their_outcomes() -> None:
+    """Every count 1-5 can be published as 0 and as 3, 4 and 5, so no published value
+    tells one small count from another, or (for 0) from a true zero."""
+    for count in range(1, 6):
+        outcomes = {v for v, p in P_TABLE[count] if p > 0}
+        assert {0, 3, 4, 5} <= outcomes and not outcomes & {1, 2}

@@ -210,7 +210,7 @@ async def test_owner_gets_exact_counts_and_others_perturbed(duckdb_trust: TrustU
     withheld = {w["code"] for w in disclosure.get("withheldAreas", ())}
     served = {k: v for k, v in published.items() if k[0] not in withheld}
     assert all(v is None for k, v in published.items() if k[0] in withheld)
-    assert all(abs(v - truth.get(k, 0)) <= 3 and v not in (1, 2) for k, v in served.items())
+    assert all(abs(v - truth.get(k, 0)) <= 5 and v not in (1, 2) for k, v in served.items())
     assert all(v == 0 for k, v in served.items() if k not in truth)  # true zeros stay 0
     assert any(v != truth.get(k, 0) for k, v in served.items())
     assert disclosure["perturbed"] == len(served)
@@ -298,7 +298,7 @@ async def test_a_perturbed_cell_has_one_value_whatever_the_query_shape(
         '{ claimants(where: {period: {eq: "2025-06"}, areaCode: {eq: "E08000025"}, '
         'sex: {eq: "F"}}) { claimants } }',
     )
-    assert abs(from_flat - exact["data"]["claimants"][0]["claimants"]) <= 3
+    assert abs(from_flat - exact["data"]["claimants"][0]["claimants"]) <= 5
 
 
 async def test_custom_sets_of_an_unselected_dimension_are_refused(
