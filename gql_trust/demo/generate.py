@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..identity import write_demo_keys
+from ..ledger.config import DEFAULT_KEY_NAME, DEFAULT_ORIGIN
+from ..ledger.note import load_signer
 from .claimants import ROWS_AT_SCALE_1, row_batches, row_count, simulate
 from .dimensions import month_count, months
 from .employment import employment_model
@@ -114,6 +116,7 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
     Also writes the demo token signing key pair under ``keys/`` (an existing pair is kept,
     so tokens already issued stay valid)."""
     private_key, public_key = write_demo_keys(data_dir / KEYS_DIR)
+    ledger_key = write_ledger_key(data_dir / KEYS_DIR)
     if postgres_dsn:
         dwp = [
             'kind = "postgres"',
@@ -148,6 +151,9 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
         "[ledger]",
         'kind = "sqlite"',
         'path = "ledger/ledger.sqlite"',
+        f"origin = {toml_string(DEFAULT_ORIGIN)}",
+        f"signing_key = {toml_string(f'{KEYS_DIR}/{ledger_key.name}')}"
+        "  # private: signs checkpoints; give partners keys/ledger.vkey",
         "",
         "[auth]",
         f"issuer = {toml_string(AUTH_ISSUER)}",
@@ -163,6 +169,13 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
     ]
     path = data_dir / CONFIG_NAME
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_ledger_key(keys_dir: Path) -> Path:
+    """The checkpoint signing key and, next to it, ledger.vkey for witnesses."""
+    path = keys_dir / DEFAULT_KEY_NAME
+    load_signer(path, DEFAULT_ORIGIN, create=True)
     return path
 
 

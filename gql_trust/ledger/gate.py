@@ -4,11 +4,14 @@
 to ``capture``; the gate then classifies the outcome, reserves the agreement's budget
 and appends ONE entry for the request. Requests refused before any operation ran (a
 bad token, a malformed body, the GraphiQL page) are recorded from the HTTP status.
-If the entry cannot be written the caller gets a 503 and no data.
+If the entry cannot be written the caller gets a 503 and no data. Every response that
+was recorded carries its receipt: ``extensions.receipt`` in a JSON body (each item of a
+batch) and the ``X-Ledger-Receipt`` header (base64 JSON) whatever the body.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -16,11 +19,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import BudgetExceeded, LedgerUnavailable
-from .chain import BudgetClaim
+from .chain import BudgetClaim, Written
 from .entry import Entry, Outcome
 from .record import (
     Requested,
@@ -36,7 +40,10 @@ from .writer import Ledger
 log = logging.getLogger("gql_trust.ledger")
 OPERATIONS = "ledger_operations"  # request.state: what the GraphQL view executed
 ENTRY = "ledger_entry"  # request.state: the entry written (for metrics and logs)
+RECEIPT = "ledger_receipt"  # request.state: the entry and the checkpoint that includes it
 WRITE_SECONDS = "ledger_write_seconds"  # request.state: time the append took (metrics)
+RECEIPT_HEADER = "X-Ledger-Receipt"
+_JSON_TYPES = ("application/json", "application/graphql-response+json")
 
 
 @dataclass
@@ -70,6 +77,13 @@ class LedgerGate:
         self.budgets = budgets  # agreement id -> daily cell budget
 
     async def guard(
+        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await self._guard(request, handler)
+        written: Written | None = getattr(request.state, RECEIPT, None)
+        return response if written is None else with_receipt(response, written)
+
+    async def _guard(
         self, request: Request, handler: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
@@ -144,8 +158,32 @@ class LedgerGate:
             return None
         finally:
             setattr(request.state, WRITE_SECONDS, time.perf_counter() - started)
-        setattr(request.state, ENTRY, written)
-        return written
+        setattr(request.state, ENTRY, written.entry)
+        setattr(request.state, RECEIPT, written)
+        return written.entry
+
+
+def with_receipt(response: Response, written: Written) -> Response:
+    """The response with its receipt: in every JSON body's extensions, and in a header."""
+    receipt = written.receipt()
+    response.headers[RECEIPT_HEADER] = base64.b64encode(orjson.dumps(receipt)).decode()
+    content_type = response.headers.get("content-type", "")
+    body = getattr(response, "body", None)
+    if not body or not content_type.startswith(_JSON_TYPES):
+        return response
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return response
+    for item in parsed if isinstance(parsed, list) else [parsed]:
+        if isinstance(item, dict):
+            extensions = item.get("extensions")
+            if not isinstance(extensions, dict):
+                extensions = item["extensions"] = {}
+            extensions["receipt"] = receipt
+    response.body = orjson.dumps(parsed)
+    response.headers["content-length"] = str(len(response.body))
+    return response
 
 
 def _outcome_of_status(status: int) -> Outcome:
