@@ -384,7 +384,9 @@ def _checked(work: Any) -> None:
     try:
         said = work()
     except NotAnExtension as exc:
-        console.print(f"[red]FAILED:[/red] {exc}", soft_wrap=True, highlight=False, markup=False)
+        from rich.markup import escape
+
+        console.print(f"[red]FAILED:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         sys.exit(1)
     except WitnessError as exc:
         _fail(str(exc))
