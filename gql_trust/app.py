@@ -31,6 +31,7 @@ from .identity import PUBLIC, authenticate
 from .ledger import Ledger
 from .ledger import http as ledger_http
 from .ledger.gate import LedgerGate, capture
+from .ledger.record import Proxies, policy_version
 from .metrics import Metrics, MetricsMiddleware
 from .observability import RequestIdMiddleware
 from .trust import Trust
@@ -102,8 +103,12 @@ def create_app(settings: Settings) -> Starlette:
     trust = Trust.from_settings(settings)
     graphql_app = TrustGraphQL(trust, allow_queries_via_get=False)
     ledger = Ledger.from_config(settings.ledger)
+    in_force = policy_version(settings.policies_dir)  # the files the policy was loaded from
     ledger_gate = LedgerGate(
-        ledger, lambda: {a.id: a.daily_cell_budget for a in trust.policy.agreements.values()}
+        ledger,
+        lambda: {a.id: a.daily_cell_budget for a in trust.policy.agreements.values()},
+        proxies=Proxies(settings.server.trusted_proxies),
+        policy_version=lambda: in_force,
     )
 
     @contextlib.asynccontextmanager

@@ -27,13 +27,13 @@ from ..errors import BudgetExceeded, LedgerUnavailable
 from .chain import BudgetClaim, Written
 from .entry import Entry, Outcome
 from .record import (
+    Proxies,
     Requested,
     budget_claim,
     build_entry,
     classify,
     combine,
     timestamp,
-    transport,
 )
 from .writer import Ledger
 
@@ -72,9 +72,29 @@ def capture(request: Any, request_data: Any, context: Any) -> Operation:
 
 
 class LedgerGate:
-    def __init__(self, ledger: Ledger, budgets: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        budgets: Callable[[], dict[str, int]],
+        *,
+        proxies: Proxies | None = None,
+        policy_version: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.ledger = ledger
         self.budgets = budgets  # agreement id -> daily cell budget
+        self.proxies = proxies or Proxies()
+        self.policy_version = policy_version  # of the policy set in force
+
+    def _connection(self, request: Request) -> dict[str, Any]:
+        """What the entry says of the connection: measured, not claimed."""
+        peer = request.client.host if request.client else None
+        return dict(
+            transport=self.proxies.transport(peer, request.headers),
+            client_address=self.proxies.client_address(peer, request.headers),
+            request_id=getattr(request.state, "request_id", None),
+            client_request_id=getattr(request.state, "client_request_id", None),
+            policy_version=self.policy_version(),
+        )
 
     async def guard(
         self, request: Request, handler: Callable[[Request], Awaitable[Response]]
@@ -106,7 +126,12 @@ class LedgerGate:
                 raise  # recorded already; what failed came after
             # The full entry could not be built: record the bare fact, release nothing.
             log.exception("could not build the ledger entry; no data released")
-            bare = Entry(timestamp=timestamp(), outcome=Outcome.ERROR, duration_ms=_ms(started))
+            bare = Entry(
+                timestamp=timestamp(),
+                outcome=Outcome.ERROR,
+                duration_ms=_ms(started),
+                request_id=getattr(request.state, "request_id", None),
+            )
             await self._append(request, bare, None)
             return ledger_unavailable()
 
@@ -120,10 +145,9 @@ class LedgerGate:
             outcome=outcome,
             requested=[o.requested for o in operations],
             principal=context.principal,
-            transport=transport(request.headers),
             duration_ms=_ms(started),
             context=context,
-            request_id=getattr(request.state, "request_id", None),
+            **self._connection(request),
         )
         claim = budget_claim(context.principal, self.budgets(), cells, entry.timestamp[:10])
         written = await self._append(request, entry, claim)
@@ -142,9 +166,8 @@ class LedgerGate:
             outcome=outcome,
             requested=[_requested(request)],
             principal=getattr(request.state, "principal", None),
-            transport=transport(request.headers),
             duration_ms=_ms(started),
-            request_id=getattr(request.state, "request_id", None),
+            **self._connection(request),
         )
         return None if await self._append(request, entry, None) else ledger_unavailable()
 
