@@ -144,6 +144,7 @@ async def test_one_access_line_per_request_with_the_caller_and_the_entry(
     fields: dict[str, Any] = record.fields  # type: ignore[attr-defined]
     assert fields == {
         "request_id": request_id,
+        "client_request_id": None,
         "method": "POST",
         "path": "/graphql",
         "status": 200,
