@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
@@ -29,7 +29,9 @@ from .graphql import build_schema
 from .graphql.context import RequestContext
 from .identity import PUBLIC, authenticate
 from .ledger import Ledger
+from .ledger import http as ledger_http
 from .ledger.gate import LedgerGate, capture
+from .ledger.record import Proxies, policy_version
 from .metrics import Metrics, MetricsMiddleware
 from .observability import RequestIdMiddleware
 from .trust import Trust
@@ -101,8 +103,12 @@ def create_app(settings: Settings) -> Starlette:
     trust = Trust.from_settings(settings)
     graphql_app = TrustGraphQL(trust, allow_queries_via_get=False)
     ledger = Ledger.from_config(settings.ledger)
+    in_force = policy_version(settings.policies_dir)  # the files the policy was loaded from
     ledger_gate = LedgerGate(
-        ledger, lambda: {a.id: a.daily_cell_budget for a in trust.policy.agreements.values()}
+        ledger,
+        lambda: {a.id: a.daily_cell_budget for a in trust.policy.agreements.values()},
+        proxies=Proxies(settings.server.trusted_proxies),
+        policy_version=lambda: in_force,
     )
 
     @contextlib.asynccontextmanager
@@ -135,6 +141,8 @@ def create_app(settings: Settings) -> Starlette:
         return await ledger_gate.guard(request, serve_graphql)
 
     async def serve_graphql(request: Request) -> Response:
+        if request.method not in ("GET", "POST"):  # still recorded, as INVALID
+            return _method_not_allowed(request.method)
         # A browser asking for the page gets GraphiQL, even with ?query= in its URL
         # (which pre-fills the editor); queries themselves are only accepted by POST.
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
@@ -150,7 +158,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             return await graphql_app.run(request)
         except HTTPException as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            return _request_error(exc.status_code, exc.reason)
 
     async def home(request: Request) -> Response:
         return HTMLResponse(await render_catalog(trust))
@@ -181,7 +189,9 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_route),
-            Route("/graphql", graphql_route, methods=["GET", "POST"]),
+            # Every method reaches the gate, so a PUT or a DELETE is recorded too.
+            Route("/graphql", graphql_route, methods=list(ANY_METHOD)),
+            *ledger_http.routes(ledger),
             Mount("/static", StaticFiles(directory=graphiql.STATIC_DIR), name="static"),
         ],
         middleware=middleware,
@@ -205,6 +215,23 @@ async def _start_ledger(ledger: Ledger) -> None:
 def create_app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` (and `gql-trust serve --workers N`)."""
     return create_app(load_settings(os.environ.get(CONFIG_ENV)))
+
+
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+
+
+def _method_not_allowed(method: str) -> Response:
+    message = f"{method[:20]} is not allowed on /graphql: use POST (or GET for the page)"
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "METHOD_NOT_ALLOWED"}}]},
+        status_code=405,
+        headers={"Allow": "GET, POST"},
+    )
+
+
+def _request_error(status: int, reason: str) -> Response:
+    """A request error as GraphQL-over-HTTP wants it: a JSON body, never plain text."""
+    return JSONResponse({"errors": [{"message": reason}]}, status_code=status)
 
 
 def _unauthenticated(exc: Unauthenticated) -> Response:

@@ -338,7 +338,8 @@ def audit() -> None:
 @audit.command("verify")
 @click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
 def audit_verify(config: Path | None) -> None:
-    """Check the ledger's hash chain (read-only; safe while servers run).
+    """Check the ledger's hash chain, its Merkle tree against every signed checkpoint, its
+    head and its budgets (read-only; safe while servers run).
 
     Exits 0 on an intact ledger, 1 naming the first bad entry, 2 if it cannot be read."""
     from .errors import LedgerUnavailable
@@ -362,6 +363,81 @@ def audit_verify(config: Path | None) -> None:
     click.echo(summary)
     if not ok:
         sys.exit(1)
+
+
+def _log(url: str, vkey: Path) -> Any:
+    from .ledger.note import NoteError, Verifier
+    from .ledger.witness import Log
+
+    try:
+        return Log(url, Verifier.parse(vkey.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read the verifier key {vkey}: {exc}")
+    except NoteError as exc:
+        _fail(f"{vkey}: {exc}")
+
+
+def _checked(work: Any) -> None:
+    """Run a witness check: exit 1 when the log fails it, 2 when it cannot be checked."""
+    from .ledger.witness import NotAnExtension, WitnessError
+
+    try:
+        said = work()
+    except NotAnExtension as exc:
+        from rich.markup import escape
+
+        console.print(f"[red]FAILED:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        sys.exit(1)
+    except WitnessError as exc:
+        _fail(str(exc))
+    click.echo(said)
+
+
+@audit.command("witness")
+@click.option("--url", required=True, help="The trust's base URL, e.g. https://trust.example")
+@click.option(
+    "--vkey",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="The log's note verifier key (keys/ledger.vkey).",
+)
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Where this witness keeps the last checkpoint it accepted.",
+)
+def audit_witness(url: str, vkey: Path, state: Path) -> None:
+    """Check that the log only grew since the checkpoint kept in --state, then keep its
+    newest checkpoint.
+
+    Exits 0 when the log is an extension of what was seen, 1 (naming the sizes) when it
+    was truncated, rewritten or forked or its checkpoint is not validly signed, 2 when it
+    cannot be checked (unreachable)."""
+    from .ledger.witness import witness
+
+    log = _log(url, vkey)
+    _checked(lambda: witness(log, state))
+
+
+@audit.command("receipt")
+@click.option("--url", required=True, help="The trust's base URL, e.g. https://trust.example")
+@click.option(
+    "--vkey",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="The log's note verifier key (keys/ledger.vkey).",
+)
+@click.argument("receipt", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def audit_receipt(url: str, vkey: Path, receipt: Path) -> None:
+    """Check a receipt (extensions.receipt, or a whole saved response): its checkpoint is
+    signed by the log and the log proves its entry is in that tree.
+
+    Exits 0 when it verifies, 1 when it does not, 2 when it cannot be checked."""
+    from .ledger.witness import check_receipt, load_receipt
+
+    log = _log(url, vkey)
+    _checked(lambda: check_receipt(log, load_receipt(receipt)))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ class ServerConfig:
     default_limit: int = 1_000
     max_limit: int = 100_000
     cors_origins: tuple[str, ...] = ()
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For and gateway header count.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, path: Path | None = 
         default_limit=int(server_raw.get("default_limit", 1_000)),
         max_limit=int(server_raw.get("max_limit", 100_000)),
         cors_origins=tuple(server_raw.get("cors_origins", ())),
+        trusted_proxies=_proxies(server_raw.get("trusted_proxies", ()), where),
     )
     contracts = raw.get("contracts") or {}
     limits = _limits(raw, where)
@@ -196,6 +199,21 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, path: Path | None = 
         federation=_federation(raw.get("federation") or {}, where),
         disclosure=_disclosure(raw.get("disclosure") or {}, resolve, where),
     )
+
+
+def _proxies(raw: Any, where: str) -> tuple[str, ...]:
+    import ipaddress
+
+    if not isinstance(raw, list | tuple) or not all(isinstance(p, str) for p in raw):
+        raise ConfigError(f"{where}: [server] trusted_proxies must be a list of addresses")
+    for proxy in raw:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{where}: [server] trusted_proxies: {proxy!r} is not an address or network"
+            ) from exc
+    return tuple(raw)
 
 
 def _source(name: str, body: dict[str, Any], resolve: Any, where: str) -> SourceConfig:

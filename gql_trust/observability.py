@@ -1,9 +1,11 @@
 """Request ids and the access log: one JSON line per HTTP request.
 
-Every request gets an id: a well-formed incoming ``X-Request-Id`` (at most 64 of
-``A-Z a-z 0-9 . _ : -``, as proxies and gateways send them) is kept, anything else
-is replaced by a fresh one. The id goes on ``request.state.request_id`` (so the
-ledger entry carries it), back to the caller in the ``X-Request-Id`` response
+Every request gets an id of the server's own, so two entries never share one whatever
+a caller re-sends. A well-formed incoming ``X-Request-Id`` (at most 64 of
+``A-Z a-z 0-9 . _ : -``, as proxies and gateways send them) is kept apart as the
+client's (``request.state.client_request_id``, the ledger's ``clientRequestId`` and the
+access log's ``client_request_id``). The server's id goes on
+``request.state.request_id``, back to the caller in the ``X-Request-Id`` response
 header and, for executed GraphQL operations, in ``extensions.requestId``.
 
 Once the response is sent, the ``gql_trust.access`` logger gets one record with
@@ -30,6 +32,7 @@ from .ledger.gate import ENTRY as LEDGER_ENTRY
 ACCESS_LOG = logging.getLogger("gql_trust.access")
 HEADER = "X-Request-Id"
 STATE_KEY = "request_id"  # request.state.request_id: read by the ledger gate
+CLIENT_KEY = "client_request_id"  # request.state.client_request_id: the caller's own id
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _HEADER_KEY = HEADER.lower().encode("latin-1")
 
@@ -58,9 +61,10 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = accepted_request_id(_incoming(scope)) or new_request_id()
+        request_id = new_request_id()
         state = scope.setdefault("state", {})  # what request.state reads and writes
         state[STATE_KEY] = request_id
+        state[CLIENT_KEY] = accepted_request_id(_incoming(scope))
         started = time.perf_counter()
         status = 500
 
@@ -96,6 +100,7 @@ def access_fields(scope: Scope, request_id: str, status: int, seconds: float) ->
     entry = state.get(LEDGER_ENTRY)
     return {
         "request_id": request_id,
+        "client_request_id": state.get(CLIENT_KEY),
         "method": scope.get("method", ""),
         "path": scope.get("path", ""),
         "status": status,

@@ -65,14 +65,22 @@ async def test_a_request_gets_an_id_in_the_header_the_extensions_and_the_ledger(
     assert {"id": entry.id, "requestId": request_id} in log["auditLog"]
 
 
-async def test_a_well_formed_incoming_id_is_kept(duckdb_trust: TrustUnderTest) -> None:
+async def test_a_well_formed_incoming_id_is_kept_apart(duckdb_trust: TrustUnderTest) -> None:
+    """The server's id is its own (a re-sent id used to give two entries one id); the
+    caller's is kept as clientRequestId."""
     incoming = "gw-7f3a:2026.11_26-" + "x" * 45  # 64 characters
-    response = await duckdb_trust.client.post(
-        "/graphql", json={"query": VACANCIES}, headers={"X-Request-Id": incoming}
-    )
-    assert response.headers["X-Request-Id"] == incoming
-    assert response.json()["extensions"]["requestId"] == incoming
-    assert (await entry_for(duckdb_trust, incoming)).outcome.value == "OK"
+    ids = []
+    for _ in range(2):  # the same id sent twice
+        response = await duckdb_trust.client.post(
+            "/graphql", json={"query": VACANCIES}, headers={"X-Request-Id": incoming}
+        )
+        request_id = response.headers["X-Request-Id"]
+        assert GENERATED.fullmatch(request_id)
+        assert response.json()["extensions"]["requestId"] == request_id
+        entry = await entry_for(duckdb_trust, request_id)
+        assert entry.client_request_id == incoming and entry.outcome.value == "OK"
+        ids.append(request_id)
+    assert ids[0] != ids[1]
 
 
 @pytest.mark.parametrize(
@@ -96,7 +104,7 @@ async def test_a_malformed_incoming_id_is_replaced(
 async def test_every_route_answers_with_an_id(duckdb_trust: TrustUnderTest) -> None:
     for path in ("/healthz", "/readyz", "/metrics", "/", "/no-such-page"):
         response = await duckdb_trust.client.get(path, headers={"X-Request-Id": "probe-1"})
-        assert response.headers["X-Request-Id"] == "probe-1", path
+        assert GENERATED.fullmatch(response.headers["X-Request-Id"]), path
     refused = await duckdb_trust.client.post(
         "/graphql", json={"query": VACANCIES}, headers={"Authorization": "Bearer not-a-jwt"}
     )
@@ -136,6 +144,7 @@ async def test_one_access_line_per_request_with_the_caller_and_the_entry(
     fields: dict[str, Any] = record.fields  # type: ignore[attr-defined]
     assert fields == {
         "request_id": request_id,
+        "client_request_id": None,
         "method": "POST",
         "path": "/graphql",
         "status": 200,

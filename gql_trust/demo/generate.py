@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..identity import write_demo_keys
+from ..ledger.config import DEFAULT_KEY_NAME, DEFAULT_ORIGIN
+from ..ledger.note import load_signer
 from .claimants import ROWS_AT_SCALE_1, row_batches, row_count, simulate
 from .dimensions import month_count, months
 from .employment import employment_model
@@ -118,6 +120,7 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
     so tokens already issued stay valid)."""
     private_key, public_key = write_demo_keys(data_dir / KEYS_DIR)
     disclosure_key = write_disclosure_key(data_dir / KEYS_DIR)
+    ledger_key = write_ledger_key(data_dir / KEYS_DIR)
     if postgres_dsn:
         dwp = [
             'kind = "postgres"',
@@ -152,6 +155,9 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
         "[ledger]",
         'kind = "sqlite"',
         'path = "ledger/ledger.sqlite"',
+        f"origin = {toml_string(DEFAULT_ORIGIN)}",
+        f"signing_key = {toml_string(f'{KEYS_DIR}/{ledger_key.name}')}"
+        "  # private: signs checkpoints; give partners keys/ledger.vkey",
         "",
         "[disclosure]",
         f"key_file = {toml_string(f'{KEYS_DIR}/{disclosure_key.name}')}  # private",
@@ -181,6 +187,13 @@ def write_disclosure_key(directory: Path) -> Path:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(secrets.token_bytes(32))
+    return path
+
+
+def write_ledger_key(keys_dir: Path) -> Path:
+    """The checkpoint signing key and, next to it, ledger.vkey for witnesses."""
+    path = keys_dir / DEFAULT_KEY_NAME
+    load_signer(path, DEFAULT_ORIGIN, create=True)
     return path
 
 

@@ -10,6 +10,8 @@ from strawberry.types import Info
 
 from ..errors import Forbidden, InvalidQuery, LedgerUnavailable
 from ..ledger import AuditQuery, Entry, Outcome
+from ..ledger.chain import b64
+from ..ledger.merkle import leaf_hash
 from ..trust import Denial
 from .context import RequestContext
 
@@ -50,15 +52,28 @@ class AuditSource:
 class AuditEntry:
     id: int
     timestamp: str = strawberry.field(description="UTC, ISO 8601.")
-    request_id: str | None
+    request_id: str | None = strawberry.field(description="The server's id of the request.")
+    client_request_id: str | None = strawberry.field(
+        description="The X-Request-Id the caller sent, if well-formed (not trusted)."
+    )
+    client_address: str | None = strawberry.field(
+        description="The connection's address, or X-Forwarded-For from a trusted proxy."
+    )
     subject: str | None = strawberry.field(description="The token's `sub`; null if none.")
     dept: str | None
     roles: list[str]
     purpose: str | None
     agreement: str | None
-    transport: str = strawberry.field(description="http, or gateway (through federation).")
+    area: str | None = strawberry.field(description="The principal's area claim (row scope).")
+    policy_version: str | None = strawberry.field(
+        description="SHA-256 of the policy files that decided the request."
+    )
+    transport: str = strawberry.field(
+        description="http, or gateway (through federation, from a trusted proxy)."
+    )
     operation_name: str | None = strawberry.field(
-        description="At most 200 characters; control characters escaped."
+        description="The executed operation's name, from the parsed document (at most 200 "
+        "characters; control characters escaped)."
     )
     query_hash: str | None = strawberry.field(description="SHA-256 of the query text.")
     variables_hash: str | None = strawberry.field(
@@ -73,8 +88,13 @@ class AuditEntry:
     cells_suppressed: int
     cells_perturbed: int
     duration_ms: float
+    budgeted: bool = strawberry.field(description="Its cells count against the budget.")
     prev_hash: str
     hash: str = strawberry.field(description="SHA-256 of every other field, prevHash included.")
+    leaf_hash: str = strawberry.field(
+        description="Its leaf in the ledger's Merkle tree: base64 SHA-256(0x00 || entry "
+        "bytes), as in receipts and /ledger/proof."
+    )
 
     @classmethod
     def of(cls, entry: Entry) -> AuditEntry:
@@ -82,11 +102,15 @@ class AuditEntry:
             id=entry.id,
             timestamp=entry.timestamp,
             request_id=entry.request_id,
+            client_request_id=entry.client_request_id,
+            client_address=entry.client_address,
             subject=entry.sub,
             dept=entry.dept,
             roles=list(entry.roles),
             purpose=entry.purpose,
             agreement=entry.agreement,
+            area=entry.area,
+            policy_version=entry.policy_version,
             transport=entry.transport,
             operation_name=entry.operation_name,
             query_hash=entry.query_hash,
@@ -102,8 +126,10 @@ class AuditEntry:
             cells_suppressed=entry.cells_suppressed,
             cells_perturbed=entry.cells_perturbed,
             duration_ms=entry.duration_ms,
+            budgeted=entry.budgeted,
             prev_hash=entry.prev_hash,
             hash=entry.hash,
+            leaf_hash=b64(leaf_hash(entry.leaf_bytes())),
         )
 
 
@@ -180,7 +206,12 @@ def _instant(value: str | None, name: str) -> str | None:
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise InvalidQuery(
+            f"where.{name} is outside the years 0001 to 9999 in UTC; got {value!r}"
+        ) from exc
 
 
 def audit_log_field() -> Any:

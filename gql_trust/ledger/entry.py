@@ -1,7 +1,8 @@
 """A ledger entry: what one request to `/graphql` asked for, read, was refused and released.
 
 Entries are plain data. ``hash`` is SHA-256 over the canonical JSON of every other field
-(``prev_hash`` and ``id`` included), so changing any stored value breaks the chain.
+(``prev_hash`` and ``id`` included), so changing any stored value breaks the chain. Those
+same bytes are the entry's leaf in the Merkle tree: leaf hash SHA-256(0x00 || bytes).
 """
 
 from __future__ import annotations
@@ -50,13 +51,17 @@ class FieldDenied:
 class Entry:
     timestamp: str  # UTC, ISO 8601 with microseconds and a Z
     outcome: Outcome
-    transport: str = "http"  # "gateway" when a federation gateway says it forwarded it
-    request_id: str | None = None
+    transport: str = "http"  # "gateway" only from a trusted proxy (an authenticated gateway)
+    request_id: str | None = None  # the server's own
+    client_request_id: str | None = None  # the caller's X-Request-Id, as sent (escaped)
+    client_address: str | None = None  # the connection's, or X-Forwarded-For from a proxy
     sub: str | None = None
     dept: str | None = None
     roles: tuple[str, ...] = ()
     purpose: str | None = None
     agreement: str | None = None
+    area: str | None = None  # the principal's row scope (a local authority officer's area)
+    policy_version: str | None = None  # SHA-256 of the policy files that decided it
     operation_name: str | None = None
     query_hash: str | None = None
     variables_hash: str | None = None
@@ -68,6 +73,7 @@ class Entry:
     cells_suppressed: int = 0
     cells_perturbed: int = 0
     duration_ms: float = 0.0
+    budgeted: bool = False  # its cells count against its agreement's daily budget
     # Assigned by the writer, inside the append transaction:
     id: int = 0
     prev_hash: str = ""
@@ -86,6 +92,10 @@ class Entry:
 
     def compute_hash(self) -> str:
         return _sha256(self.body())
+
+    def leaf_bytes(self) -> bytes:
+        """What the Merkle leaf commits to: the bytes ``hash`` is the SHA-256 of."""
+        return canonical_json(self.body()).encode("ascii")
 
     def sealed(self, id: int, prev_hash: str) -> Entry:
         """This entry at position ``id`` after an entry whose hash is ``prev_hash``."""

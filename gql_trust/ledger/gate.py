@@ -4,11 +4,14 @@
 to ``capture``; the gate then classifies the outcome, reserves the agreement's budget
 and appends ONE entry for the request. Requests refused before any operation ran (a
 bad token, a malformed body, the GraphiQL page) are recorded from the HTTP status.
-If the entry cannot be written the caller gets a 503 and no data.
+If the entry cannot be written the caller gets a 503 and no data. Every response that
+was recorded carries its receipt: ``extensions.receipt`` in a JSON body (each item of a
+batch) and the ``X-Ledger-Receipt`` header (base64 JSON) whatever the body.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -16,27 +19,31 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import BudgetExceeded, LedgerUnavailable
-from .chain import BudgetClaim
+from .chain import BudgetClaim, Written
 from .entry import Entry, Outcome
 from .record import (
+    Proxies,
     Requested,
     budget_claim,
     build_entry,
     classify,
     combine,
     timestamp,
-    transport,
 )
 from .writer import Ledger
 
 log = logging.getLogger("gql_trust.ledger")
 OPERATIONS = "ledger_operations"  # request.state: what the GraphQL view executed
 ENTRY = "ledger_entry"  # request.state: the entry written (for metrics and logs)
+RECEIPT = "ledger_receipt"  # request.state: the entry and the checkpoint that includes it
 WRITE_SECONDS = "ledger_write_seconds"  # request.state: time the append took (metrics)
+RECEIPT_HEADER = "X-Ledger-Receipt"
+_JSON_TYPES = ("application/json", "application/graphql-response+json")
 
 
 @dataclass
@@ -65,11 +72,38 @@ def capture(request: Any, request_data: Any, context: Any) -> Operation:
 
 
 class LedgerGate:
-    def __init__(self, ledger: Ledger, budgets: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        budgets: Callable[[], dict[str, int]],
+        *,
+        proxies: Proxies | None = None,
+        policy_version: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.ledger = ledger
         self.budgets = budgets  # agreement id -> daily cell budget
+        self.proxies = proxies or Proxies()
+        self.policy_version = policy_version  # of the policy set in force
+
+    def _connection(self, request: Request) -> dict[str, Any]:
+        """What the entry says of the connection: measured, not claimed."""
+        peer = request.client.host if request.client else None
+        return dict(
+            transport=self.proxies.transport(peer, request.headers),
+            client_address=self.proxies.client_address(peer, request.headers),
+            request_id=getattr(request.state, "request_id", None),
+            client_request_id=getattr(request.state, "client_request_id", None),
+            policy_version=self.policy_version(),
+        )
 
     async def guard(
+        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await self._guard(request, handler)
+        written: Written | None = getattr(request.state, RECEIPT, None)
+        return response if written is None else with_receipt(response, written)
+
+    async def _guard(
         self, request: Request, handler: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
@@ -92,7 +126,12 @@ class LedgerGate:
                 raise  # recorded already; what failed came after
             # The full entry could not be built: record the bare fact, release nothing.
             log.exception("could not build the ledger entry; no data released")
-            bare = Entry(timestamp=timestamp(), outcome=Outcome.ERROR, duration_ms=_ms(started))
+            bare = Entry(
+                timestamp=timestamp(),
+                outcome=Outcome.ERROR,
+                duration_ms=_ms(started),
+                request_id=getattr(request.state, "request_id", None),
+            )
             await self._append(request, bare, None)
             return ledger_unavailable()
 
@@ -106,10 +145,9 @@ class LedgerGate:
             outcome=outcome,
             requested=[o.requested for o in operations],
             principal=context.principal,
-            transport=transport(request.headers),
             duration_ms=_ms(started),
             context=context,
-            request_id=getattr(request.state, "request_id", None),
+            **self._connection(request),
         )
         claim = budget_claim(context.principal, self.budgets(), cells, entry.timestamp[:10])
         written = await self._append(request, entry, claim)
@@ -128,9 +166,8 @@ class LedgerGate:
             outcome=outcome,
             requested=[_requested(request)],
             principal=getattr(request.state, "principal", None),
-            transport=transport(request.headers),
             duration_ms=_ms(started),
-            request_id=getattr(request.state, "request_id", None),
+            **self._connection(request),
         )
         return None if await self._append(request, entry, None) else ledger_unavailable()
 
@@ -144,8 +181,32 @@ class LedgerGate:
             return None
         finally:
             setattr(request.state, WRITE_SECONDS, time.perf_counter() - started)
-        setattr(request.state, ENTRY, written)
-        return written
+        setattr(request.state, ENTRY, written.entry)
+        setattr(request.state, RECEIPT, written)
+        return written.entry
+
+
+def with_receipt(response: Response, written: Written) -> Response:
+    """The response with its receipt: in every JSON body's extensions, and in a header."""
+    receipt = written.receipt()
+    response.headers[RECEIPT_HEADER] = base64.b64encode(orjson.dumps(receipt)).decode()
+    content_type = response.headers.get("content-type", "")
+    body = getattr(response, "body", None)
+    if not body or not content_type.startswith(_JSON_TYPES):
+        return response
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return response
+    for item in parsed if isinstance(parsed, list) else [parsed]:
+        if isinstance(item, dict):
+            extensions = item.get("extensions")
+            if not isinstance(extensions, dict):
+                extensions = item["extensions"] = {}
+            extensions["receipt"] = receipt
+    response.body = orjson.dumps(parsed)
+    response.headers["content-length"] = str(len(response.body))
+    return response
 
 
 def _outcome_of_status(status: int) -> Outcome:

@@ -1,7 +1,8 @@
 """The shared sink: PostgreSQL, for several hosts appending to one ledger.
 
 Each append is one transaction that locks the head row (``SELECT ... FOR UPDATE``),
-so appends from every host serialise on it: one chain, one budget count. Table
+so appends from every host serialise on it: one chain, one tree, one budget count, and
+one signed checkpoint per commit (every host signs with the same key). Table
 creation is guarded by a transaction-scoped advisory lock (concurrent ``CREATE TABLE
 IF NOT EXISTS`` can otherwise collide).
 """
@@ -14,13 +15,27 @@ from typing import Any
 import asyncpg
 
 from ..errors import LedgerUnavailable
-from .chain import Head, Pending, Verification, Walk, budget_keys, link
+from . import merkle
+from .chain import (
+    Commit,
+    Head,
+    Pending,
+    Stored,
+    TreeMissing,
+    Verification,
+    Walk,
+    budget_keys,
+    seal,
+)
 from .entry import Entry
+from .note import Signer, Verifier
 from .rows import (
     BUDGETS,
+    CHECKPOINTS,
     ENTRIES,
     HEAD,
     NAMES,
+    TREE,
     AuditQuery,
     create_statements,
     from_row,
@@ -34,9 +49,19 @@ SCHEMA_LOCK = 0x6C6564676572  # pg_advisory_xact_lock key while creating the tab
 class PostgresSink:
     kind = "postgres"
 
-    def __init__(self, dsn: str, *, read_only: bool = False, pool_size: int = 4) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        read_only: bool = False,
+        pool_size: int = 4,
+        signer: Signer | None = None,
+        verifier: Verifier | None = None,
+    ) -> None:
         self.dsn = dsn
         self.read_only = read_only
+        self.signer = signer or Signer.generate("gql-trust.demo/ledger")
+        self.verifier = verifier or (signer.verifier if signer else None)
         self.pool_size = pool_size
         self.where = _describe(dsn)
         self._pool: asyncpg.Pool | None = None
@@ -54,9 +79,13 @@ class PostgresSink:
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
                     for statement in create_statements("BIGINT"):
                         await conn.execute(statement)
+                    # Only a new ledger gets a head: one whose head was deleted stays
+                    # unwritable rather than reuse ids and fork the tree.
                     await conn.execute(
-                        f"INSERT INTO {HEAD} (one, last_id, last_hash) VALUES (1, $1, $2) "
-                        "ON CONFLICT (one) DO NOTHING",
+                        f"INSERT INTO {HEAD} (one, last_id, last_hash) SELECT 1, $1, $2 "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {HEAD}) "
+                        f"AND NOT EXISTS (SELECT 1 FROM {ENTRIES}) "
+                        f"AND NOT EXISTS (SELECT 1 FROM {CHECKPOINTS})",
                         Head().id,
                         Head().hash,
                     )
@@ -75,11 +104,24 @@ class PostgresSink:
             raise LedgerUnavailable(f"the ledger {self.where} is not open")
         return self._pool
 
-    async def append(self, batch: Sequence[Pending]) -> list[Entry]:
+    async def append(self, batch: Sequence[Pending]) -> Commit:
         async with self._ready().acquire() as conn, conn.transaction():
             row = await conn.fetchrow(f"SELECT last_id, last_hash FROM {HEAD} FOR UPDATE")
+            if row is None:
+                raise TreeMissing("the ledger head is missing")
+            head = Head(row["last_id"], row["last_hash"])
+            signed = await conn.fetchval(f"SELECT COALESCE(MAX(size), 0) FROM {CHECKPOINTS}")
+            if signed != head.id:
+                raise TreeMissing(
+                    f"the head is at entry {head.id}, the newest checkpoint at {signed}"
+                )
+            wanted = merkle.frontier_nodes(head.id)
+            found = await _nodes(conn, wanted)
+            if len(found) != len(wanted):
+                raise TreeMissing(f"the tree of {head.id} entries is incomplete")
             used = {key: await _used(conn, *key) for key in budget_keys(batch)}
-            entries, budgets = link(batch, Head(row["last_id"], row["last_hash"]), used)
+            commit = seal(batch, head, used, [found[n] for n in wanted], self.signer)
+            entries, budgets = commit.entries, commit.budgets
             marks = ", ".join(f"${i}" for i in range(1, len(NAMES) + 1))
             await conn.executemany(
                 f"INSERT INTO {ENTRIES} ({', '.join(NAMES)}) VALUES ({marks})",
@@ -93,7 +135,26 @@ class PostgresSink:
                 "ON CONFLICT (agreement, day) DO UPDATE SET cells = excluded.cells",
                 [(agreement, day, cells) for (agreement, day), cells in budgets.items()],
             )
-        return entries
+            await conn.executemany(
+                f"INSERT INTO {TREE} (level, idx, hash) VALUES ($1, $2, $3)",
+                [(level, idx, h.hex()) for (level, idx), h in commit.nodes.items()],
+            )
+            await conn.execute(
+                f"INSERT INTO {CHECKPOINTS} (size, root, note) VALUES ($1, $2, $3)",
+                commit.size,
+                commit.root.hex(),
+                commit.checkpoint,
+            )
+        return commit
+
+    async def checkpoint(self) -> str | None:
+        async with self._ready().acquire() as conn:
+            note = await conn.fetchval(f"SELECT note FROM {CHECKPOINTS} ORDER BY size DESC LIMIT 1")
+            return None if note is None else str(note)
+
+    async def nodes(self, wanted: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+        async with self._ready().acquire() as conn:
+            return await _nodes(conn, wanted)
 
     async def entries(self, query: AuditQuery) -> list[Entry]:
         sql, params = query.sql(lambda n: f"${n}")
@@ -106,17 +167,34 @@ class PostgresSink:
             conn.transaction(isolation="repeatable_read", readonly=True),  # one snapshot
         ):
             row = await conn.fetchrow(f"SELECT last_id, last_hash FROM {HEAD}")
-            head = Head(row["last_id"], row["last_hash"]) if row else None
-            walk = Walk()
+            stored = Stored(Head(row["last_id"], row["last_hash"]) if row else None)
+            for r in await conn.fetch(f"SELECT size, root, note FROM {CHECKPOINTS}"):
+                stored.checkpoints[int(r["size"])] = (bytes.fromhex(r["root"]), str(r["note"]))
+            for r in await conn.fetch(f"SELECT agreement, day, cells FROM {BUDGETS}"):
+                stored.budgets[(r["agreement"], r["day"])] = int(r["cells"])
+            walk = Walk(stored, self.verifier)
             query = f"SELECT {', '.join(NAMES)} FROM {ENTRIES} ORDER BY id"
             async for record in conn.cursor(query, prefetch=1000):
                 if not walk.step(next(read_rows([tuple(record)]))):
                     break
-            return walk.finish(head)
+            return walk.finish()
 
     async def budget_used(self, agreement: str, day: str) -> int:
         async with self._ready().acquire() as conn:
             return await _used(conn, agreement, day)
+
+
+async def _nodes(conn: Any, wanted: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    if not wanted:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT t.level, t.idx, t.hash FROM {TREE} t "
+        "JOIN unnest($1::integer[], $2::bigint[]) AS w(level, idx) "
+        "ON t.level = w.level AND t.idx = w.idx",
+        [level for level, _ in wanted],
+        [idx for _, idx in wanted],
+    )
+    return {(int(r["level"]), int(r["idx"])): bytes.fromhex(r["hash"]) for r in rows}
 
 
 async def _used(conn: Any, agreement: str, day: str) -> int:

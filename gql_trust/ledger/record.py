@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import ipaddress
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from graphql import GraphQLError, OperationDefinitionNode, parse
 
 from ..identity import Principal
 from .chain import BudgetClaim
@@ -28,9 +33,7 @@ TRANSPORT_HEADER = "x-gql-trust-transport"
 FAILURE_CODES = frozenset(
     {"INTERNAL", "CONFIG_ERROR", "SOURCE_UNAVAILABLE", "SOURCE_TIMEOUT", "LEDGER_UNAVAILABLE"}
 )
-_NAMED_OPERATION = re.compile(
-    r"^(?:\s|,|#[^\n]*\n)*(?:query|mutation|subscription)\s+([_A-Za-z]\w*)"
-)
+MAX_TOKENS = 10_000  # a document longer than this is refused anyway; not parsed to name it
 
 
 @dataclass(frozen=True)
@@ -54,20 +57,86 @@ class Requested:
 
     @property
     def name(self) -> str | None:
-        """The operationName sent, else the first operation's own name (escaped, cut)."""
-        if self.operation_name is not None:
-            return operation_name(self.operation_name)
-        match = _NAMED_OPERATION.match(self.query or "")
-        return operation_name(match.group(1)) if match else None
+        """The name of the operation the document executes (GraphQL's own rules: the one
+        ``operationName`` selects, else the only one), from the parsed document; None when
+        there is none (anonymous, unparsable, or no operation of that name)."""
+        if self.query is None:
+            return None
+        if self.operation_name is not None and not isinstance(self.operation_name, str):
+            return None
+        return operation_name(executed_operation(self.query, self.operation_name))
+
+
+@functools.lru_cache(maxsize=1_024)
+def executed_operation(query: str, selected: str | None) -> str | None:
+    try:
+        document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
+    except (GraphQLError, RecursionError):
+        return None
+    names = [
+        d.name.value if d.name else None
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    ]
+    if selected is None:
+        return names[0] if len(names) == 1 else None
+    return selected if selected in names else None
 
 
 def timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class Proxies:
+    """``[server] trusted_proxies``: the only peers whose forwarding headers count."""
+
+    def __init__(self, networks: Sequence[str] = ()) -> None:
+        self.networks = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+
+    def trusts(self, address: str | None) -> bool:
+        if not self.networks or address is None:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def client_address(self, peer: str | None, headers: Mapping[str, str]) -> str | None:
+        """The connection's address; through trusted proxies, the nearest address in
+        X-Forwarded-For that is not one of them (the rest a caller could have written)."""
+        address = peer
+        if not self.trusts(address):
+            return clean(address)
+        hops = [h.strip() for h in headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        for hop in reversed(hops):
+            address = hop
+            if not self.trusts(hop):
+                break
+        return clean(address[:64]) if address is not None else None
+
+    def transport(self, peer: str | None, headers: Mapping[str, str]) -> str:
+        """ "gateway" when a trusted proxy (the federation gateway) says it forwarded the
+        request; a caller's own header claims nothing."""
+        claimed = headers.get(TRANSPORT_HEADER, "").strip().lower() == "gateway"
+        return "gateway" if claimed and self.trusts(peer) else "http"
+
+
 def transport(headers: Mapping[str, str]) -> str:
-    """ "gateway" when a federation gateway says it forwarded the request, else "http"."""
-    return "gateway" if headers.get(TRANSPORT_HEADER, "").strip().lower() == "gateway" else "http"
+    """The transport a header claims, believed from nobody (kept for callers without a
+    connection; the gate uses ``Proxies.transport``)."""
+    return Proxies().transport(None, headers)
+
+
+def policy_version(directory: Path) -> str:
+    """SHA-256 over the policy files (name and content, in name order) in force."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        name = path.relative_to(directory).as_posix().encode()
+        content = path.read_bytes()
+        digest.update(len(name).to_bytes(8, "big") + name)
+        digest.update(len(content).to_bytes(8, "big") + content)
+    return digest.hexdigest()
 
 
 def build_entry(
@@ -79,6 +148,9 @@ def build_entry(
     duration_ms: float,
     context: Any = None,
     request_id: Any = None,
+    client_request_id: Any = None,
+    client_address: str | None = None,
+    policy_version: str | None = None,
 ) -> Entry:
     """``context``: the GraphQL request context (trace, disclosure) when an operation ran."""
     names = [n for n in (r.name for r in requested) if n is not None]
@@ -88,6 +160,9 @@ def build_entry(
         outcome=outcome,
         transport=transport,
         request_id=clean(request_id),
+        client_request_id=clean(client_request_id),
+        client_address=client_address,
+        policy_version=policy_version,
         operation_name=", ".join(names) if names else None,
         query_hash=_hash_queries(queries),
         variables_hash=_hash_variables([r.variables for r in requested]) if requested else None,
@@ -106,6 +181,7 @@ def _with_principal(entry: Entry, principal: Principal) -> Entry:
         roles=tuple(clean(r) or "" for r in principal.roles),
         purpose=clean(principal.purpose),
         agreement=clean(principal.agreement),
+        area=clean(principal.area),
     )
 
 

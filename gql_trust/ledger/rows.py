@@ -12,17 +12,23 @@ from .entry import Entry, FieldDenied, Outcome, SourceRead, canonical_json
 ENTRIES = "ledger_entries"
 HEAD = "ledger_head"
 BUDGETS = "ledger_budgets"
+TREE = "ledger_tree"  # (level, idx) -> hash of every complete subtree (merkle.py)
+CHECKPOINTS = "ledger_checkpoints"  # size -> the signed checkpoint of each commit
 
 # (column, SQL type); the same names and order in SQLite and PostgreSQL.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "{id_type} PRIMARY KEY"),
     ("timestamp", "TEXT NOT NULL"),
     ("request_id", "TEXT"),
+    ("client_request_id", "TEXT"),
+    ("client_address", "TEXT"),
     ("sub", "TEXT"),
     ("dept", "TEXT"),
     ("roles", "TEXT NOT NULL"),
     ("purpose", "TEXT"),
     ("agreement", "TEXT"),
+    ("area", "TEXT"),
+    ("policy_version", "TEXT"),
     ("transport", "TEXT NOT NULL"),
     ("operation_name", "TEXT"),
     ("query_hash", "TEXT"),
@@ -35,6 +41,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("cells_suppressed", "BIGINT NOT NULL"),
     ("cells_perturbed", "BIGINT NOT NULL"),
     ("duration_ms", "DOUBLE PRECISION NOT NULL"),
+    ("budgeted", "INTEGER NOT NULL"),
     ("outcome", "TEXT NOT NULL"),
     ("prev_hash", "TEXT NOT NULL"),
     ("hash", "TEXT NOT NULL"),
@@ -54,12 +61,17 @@ def create_statements(id_type: str) -> list[str]:
         "last_id BIGINT NOT NULL, last_hash TEXT NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {BUDGETS} (agreement TEXT NOT NULL, day TEXT NOT NULL, "
         "cells BIGINT NOT NULL, PRIMARY KEY (agreement, day))",
+        f"CREATE TABLE IF NOT EXISTS {TREE} (level INTEGER NOT NULL, idx BIGINT NOT NULL, "
+        "hash TEXT NOT NULL, PRIMARY KEY (level, idx))",
+        f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (size BIGINT PRIMARY KEY, "
+        "root TEXT NOT NULL, note TEXT NOT NULL)",
     ]
 
 
 def to_row(entry: Entry) -> tuple[Any, ...]:
     body = entry.body()
     body["hash"] = entry.hash
+    body["budgeted"] = int(entry.budgeted)
     return tuple(canonical_json(body[n]) if n in _JSON else body[n] for n in NAMES)
 
 
@@ -83,9 +95,11 @@ def from_row(row: Sequence[Any]) -> Entry:
     values = dict(zip(NAMES, row, strict=True))
     for name in _JSON:
         values[name] = json.loads(values[name])
-    for name in ("id", "cells_returned", "cells_suppressed", "cells_perturbed"):
+    for name in ("id", "cells_returned", "cells_suppressed", "cells_perturbed", "budgeted"):
         if type(values[name]) is not int:
             raise ValueError(f"{name} is not an integer")
+    if values["budgeted"] not in (0, 1):
+        raise ValueError("budgeted is not 0 or 1")
     return Entry(
         **{
             **values,
@@ -96,6 +110,7 @@ def from_row(row: Sequence[Any]) -> Entry:
             "fields_denied": tuple(FieldDenied(**d) for d in values["fields_denied"]),
             "sources": tuple(SourceRead(**s) for s in values["sources"]),
             "duration_ms": float(values["duration_ms"]),
+            "budgeted": values["budgeted"] == 1,
         }
     )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from .chain import Pending, Verification
+from . import merkle
+from .chain import Commit, Pending, Verification
 from .entry import Entry
 from .rows import AuditQuery
 
@@ -19,8 +20,17 @@ class Sink(Protocol):
 
     async def close(self) -> None: ...
 
-    async def append(self, batch: Sequence[Pending]) -> list[Entry]:
-        """Reserve budgets and chain the batch in ONE transaction; the sealed entries."""
+    async def append(self, batch: Sequence[Pending]) -> Commit:
+        """Reserve budgets, chain the batch, grow the tree and sign its checkpoint, in ONE
+        transaction; what was written."""
+        ...
+
+    async def checkpoint(self) -> str | None:
+        """The newest signed checkpoint (None before the first entry)."""
+        ...
+
+    async def nodes(self, wanted: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+        """The stored complete subtrees asked for (those that exist)."""
         ...
 
     async def entries(self, query: AuditQuery) -> list[Entry]: ...

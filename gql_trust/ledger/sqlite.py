@@ -1,8 +1,9 @@
 """The embedded sink: one SQLite file in WAL mode, shared by every worker process.
 
 Each append is one ``BEGIN IMMEDIATE`` transaction (SQLite's single writer lock, held
-across processes) that reads the head, reserves budgets and writes the batch: so
-workers append to one unbroken chain, and a batch costs one fsync, not one per entry.
+across processes) that reads the head and the tree's frontier, reserves budgets, writes
+the batch, its tree nodes and one signed checkpoint: so workers append to one unbroken
+chain and one tree, and a batch costs one fsync and one signature, not one per entry.
 All work runs on one thread of its own, off the event loop.
 """
 
@@ -17,13 +18,27 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ..errors import LedgerUnavailable
-from .chain import Head, Pending, Verification, budget_keys, link, verify
+from . import merkle
+from .chain import (
+    Commit,
+    Head,
+    Pending,
+    Stored,
+    TreeMissing,
+    Verification,
+    budget_keys,
+    seal,
+    verify,
+)
 from .entry import Entry
+from .note import Signer, Verifier
 from .rows import (
     BUDGETS,
+    CHECKPOINTS,
     ENTRIES,
     HEAD,
     NAMES,
+    TREE,
     AuditQuery,
     create_statements,
     from_row,
@@ -38,10 +53,19 @@ BUSY_TIMEOUT_S = 30.0  # how long an append waits for another process's transact
 class SqliteSink:
     kind = "sqlite"
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        signer: Signer | None = None,
+        verifier: Verifier | None = None,
+    ) -> None:
         self.path = Path(path)
         self.where = str(self.path)
         self.read_only = read_only
+        self.signer = signer or Signer.generate("gql-trust.demo/ledger")
+        self.verifier = verifier or (signer.verifier if signer else None)
         self._conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
 
@@ -82,8 +106,13 @@ class SqliteSink:
         try:
             for statement in create_statements("INTEGER"):
                 conn.execute(statement)
+            # A new ledger gets its head; one whose head was deleted does not get a new one
+            # (appending would reuse ids and fork the tree): it stays unwritable.
             conn.execute(
-                f"INSERT OR IGNORE INTO {HEAD} (one, last_id, last_hash) VALUES (1, ?, ?)",
+                f"INSERT INTO {HEAD} (one, last_id, last_hash) SELECT 1, ?, ? "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {HEAD}) "
+                f"AND NOT EXISTS (SELECT 1 FROM {ENTRIES}) "
+                f"AND NOT EXISTS (SELECT 1 FROM {CHECKPOINTS})",
                 (Head().id, Head().hash),
             )
             conn.execute("COMMIT")
@@ -101,15 +130,21 @@ class SqliteSink:
         await asyncio.get_running_loop().run_in_executor(thread, conn.close)
         thread.shutdown(wait=True)
 
-    async def append(self, batch: Sequence[Pending]) -> list[Entry]:
-        return await self._run(lambda conn: _append(conn, batch))
+    async def append(self, batch: Sequence[Pending]) -> Commit:
+        return await self._run(lambda conn: _append(conn, batch, self.signer))
+
+    async def checkpoint(self) -> str | None:
+        return await self._run(_newest_checkpoint)
+
+    async def nodes(self, wanted: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+        return await self._run(lambda conn: _nodes(conn, wanted))
 
     async def entries(self, query: AuditQuery) -> list[Entry]:
         sql, params = query.sql(lambda _: "?")
         return await self._run(lambda conn: [from_row(r) for r in conn.execute(sql, params)])
 
     async def verify(self) -> Verification:
-        return await self._run(_verify)
+        return await self._run(lambda conn: _verify(conn, self.verifier))
 
     async def budget_used(self, agreement: str, day: str) -> int:
         return await self._run(
@@ -117,12 +152,24 @@ class SqliteSink:
         )
 
 
-def _append(conn: sqlite3.Connection, batch: Sequence[Pending]) -> list[Entry]:
+def _append(conn: sqlite3.Connection, batch: Sequence[Pending], signer: Signer) -> Commit:
     conn.execute("BEGIN IMMEDIATE")  # the write lock first: the head cannot move under us
     try:
-        last_id, last_hash = conn.execute(f"SELECT last_id, last_hash FROM {HEAD}").fetchone()
-        used = _used(conn, budget_keys(batch))
-        entries, budgets = link(batch, Head(last_id, last_hash), used)
+        row = conn.execute(f"SELECT last_id, last_hash FROM {HEAD}").fetchone()
+        if row is None:
+            raise TreeMissing("the ledger head is missing")
+        head = Head(*row)
+        (signed,) = conn.execute(f"SELECT COALESCE(MAX(size), 0) FROM {CHECKPOINTS}").fetchone()
+        if signed != head.id:
+            raise TreeMissing(f"the head is at entry {head.id}, the newest checkpoint at {signed}")
+        wanted = merkle.frontier_nodes(head.id)
+        found = _nodes(conn, wanted)
+        if len(found) != len(wanted):
+            raise TreeMissing(f"the tree of {head.id} entries is incomplete")
+        commit = seal(
+            batch, head, _used(conn, budget_keys(batch)), [found[n] for n in wanted], signer
+        )
+        entries = commit.entries
         marks = ", ".join("?" for _ in NAMES)
         conn.executemany(
             f"INSERT INTO {ENTRIES} ({', '.join(NAMES)}) VALUES ({marks})",
@@ -132,16 +179,40 @@ def _append(conn: sqlite3.Connection, batch: Sequence[Pending]) -> list[Entry]:
             f"UPDATE {HEAD} SET last_id = ?, last_hash = ?", (entries[-1].id, entries[-1].hash)
         )
         conn.executemany(
+            f"INSERT INTO {TREE} (level, idx, hash) VALUES (?, ?, ?)",
+            [(level, idx, h.hex()) for (level, idx), h in commit.nodes.items()],
+        )
+        conn.execute(
+            f"INSERT INTO {CHECKPOINTS} (size, root, note) VALUES (?, ?, ?)",
+            (commit.size, commit.root.hex(), commit.checkpoint),
+        )
+        conn.executemany(
             f"INSERT INTO {BUDGETS} (agreement, day, cells) VALUES (?, ?, ?) "
             "ON CONFLICT (agreement, day) DO UPDATE SET cells = excluded.cells",
-            [(agreement, day, cells) for (agreement, day), cells in budgets.items()],
+            [(agreement, day, cells) for (agreement, day), cells in commit.budgets.items()],
         )
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return entries
+    return commit
+
+
+def _nodes(conn: sqlite3.Connection, wanted: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    found = {}
+    for level, idx in wanted:
+        row = conn.execute(
+            f"SELECT hash FROM {TREE} WHERE level = ? AND idx = ?", (level, idx)
+        ).fetchone()
+        if row is not None:
+            found[(level, idx)] = bytes.fromhex(row[0])
+    return found
+
+
+def _newest_checkpoint(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute(f"SELECT note FROM {CHECKPOINTS} ORDER BY size DESC LIMIT 1").fetchone()
+    return None if row is None else str(row[0])
 
 
 def _used(conn: sqlite3.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -154,12 +225,16 @@ def _used(conn: sqlite3.Connection, keys: list[tuple[str, str]]) -> dict[tuple[s
     return used
 
 
-def _verify(conn: sqlite3.Connection) -> Verification:
+def _verify(conn: sqlite3.Connection, verifier: Verifier | None) -> Verification:
     conn.execute("BEGIN")  # one snapshot: appends by running servers are not seen half-way
     try:
         row = conn.execute(f"SELECT last_id, last_hash FROM {HEAD}").fetchone()
-        head = Head(*row) if row else None
+        stored = Stored(Head(*row) if row else None)
+        for size, root, note in conn.execute(f"SELECT size, root, note FROM {CHECKPOINTS}"):
+            stored.checkpoints[int(size)] = (bytes.fromhex(root), str(note))
+        for agreement, day, cells in conn.execute(f"SELECT agreement, day, cells FROM {BUDGETS}"):
+            stored.budgets[(agreement, day)] = int(cells)
         rows: Any = conn.execute(f"SELECT {', '.join(NAMES)} FROM {ENTRIES} ORDER BY id")
-        return verify(read_rows(rows), head)
+        return verify(read_rows(rows), stored.head, stored, verifier)
     finally:
         conn.execute("COMMIT")

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..errors import LedgerUnavailable
-from .chain import BudgetClaim, Pending, Verification
+from . import merkle
+from .chain import BudgetClaim, Pending, Verification, Written
 from .config import LedgerConfig
 from .entry import Entry
+from .note import Checkpoint, NoteError, Signer, Verifier, load_signer
 from .rows import AuditQuery
 from .sink import Sink
 
@@ -28,7 +30,7 @@ T = TypeVar("T")
 @dataclass
 class _Queued:
     pending: Pending
-    future: asyncio.Future[Entry]
+    future: asyncio.Future[Written]
 
 
 _STOP = object()
@@ -82,11 +84,11 @@ class Ledger:
             self._opened, self._opening = False, None
             await self.sink.close()
 
-    async def append(self, entry: Entry, claim: BudgetClaim | None = None) -> Entry:
-        """The entry as written (id, hashes; outcome BUDGET_EXCEEDED if refused), or
-        LedgerUnavailable: then the caller must release nothing."""
+    async def append(self, entry: Entry, claim: BudgetClaim | None = None) -> Written:
+        """The entry as written (id, hashes; outcome BUDGET_EXCEEDED if refused) with the
+        checkpoint that includes it, or LedgerUnavailable: then release nothing."""
         await self.start()
-        future: asyncio.Future[Entry] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
         self._queue_for_this_loop().put_nowait(_Queued(Pending(entry, claim), future))
         return await future
 
@@ -116,7 +118,8 @@ class Ledger:
 
     async def _commit(self, batch: list[_Queued]) -> None:
         try:
-            entries = await self.sink.append([q.pending for q in batch])
+            commit = await self.sink.append([q.pending for q in batch])
+            entries = commit.entries
             if len(entries) != len(batch):  # never leave a request waiting on a lost entry
                 raise RuntimeError(f"{len(batch)} entries queued, {len(entries)} written")
         except Exception as exc:
@@ -129,7 +132,7 @@ class Ledger:
             return
         for queued, entry in zip(batch, entries, strict=True):
             if not queued.future.done():
-                queued.future.set_result(entry)
+                queued.future.set_result(Written(entry, commit.size, commit.checkpoint))
 
     async def entries(self, query: AuditQuery) -> list[Entry]:
         await self.start()
@@ -143,6 +146,40 @@ class Ledger:
         await self.start()
         return await self._reading(self.sink.budget_used(agreement, day))
 
+    async def checkpoint(self) -> str | None:
+        await self.start()
+        return await self._reading(self.sink.checkpoint())
+
+    async def tree_size(self) -> int:
+        """The size of the newest signed checkpoint."""
+        note = await self.checkpoint()
+        if note is None:
+            return 0
+        try:
+            return Checkpoint.parse(note.partition("\n\n")[0] + "\n").size
+        except NoteError as exc:
+            raise LedgerUnavailable(
+                f"the newest checkpoint of {self.sink.where} is unreadable"
+            ) from exc
+
+    async def inclusion(self, entry: int, size: int) -> tuple[bytes, list[bytes]]:
+        """Entry ``entry``'s leaf hash and its inclusion proof in the tree of ``size``."""
+        ranges = merkle.inclusion_ranges(entry - 1, size)
+        nodes = await self._proof_nodes([(entry - 1, entry), *ranges])
+        return nodes[(0, entry - 1)], merkle.proof_hashes(ranges, nodes)
+
+    async def consistency(self, old: int, new: int) -> list[bytes]:
+        ranges = merkle.consistency_ranges(old, new)
+        return merkle.proof_hashes(ranges, await self._proof_nodes(ranges))
+
+    async def _proof_nodes(self, ranges: list[tuple[int, int]]) -> dict[merkle.Node, bytes]:
+        wanted = merkle.needed(ranges)
+        await self.start()
+        nodes = await self._reading(self.sink.nodes(wanted))
+        if len(nodes) != len(wanted):
+            raise LedgerUnavailable(f"the tree of {self.sink.where} is incomplete")
+        return nodes
+
     async def _reading(self, work: Awaitable[T]) -> T:
         try:
             return await work
@@ -153,13 +190,33 @@ class Ledger:
 
 
 def open_sink(config: LedgerConfig, *, read_only: bool = False) -> Sink:
+    signer, verifier = _keys(config, read_only)
     if config.kind == "postgres":
         from .postgres import PostgresSink
 
         assert config.dsn is not None
-        return PostgresSink(config.dsn, read_only=read_only)
+        return PostgresSink(config.dsn, read_only=read_only, signer=signer, verifier=verifier)
     from .sqlite import SqliteSink
 
     if config.path is None:
         raise LedgerUnavailable("no ledger path is configured: add [ledger] path")
-    return SqliteSink(config.path, read_only=read_only)
+    return SqliteSink(config.path, read_only=read_only, signer=signer, verifier=verifier)
+
+
+def _keys(config: LedgerConfig, read_only: bool) -> tuple[Signer | None, Verifier | None]:
+    """The checkpoint signing key (made on first start if there is none; every host of a
+    shared ledger needs the same file), or for a reader only its verifier key."""
+    path = config.signing_key
+    if path is None:
+        return None, None
+    try:
+        if read_only:
+            if path.is_file():
+                return None, load_signer(path, config.origin).verifier
+            vkey = path.with_suffix(".vkey")
+            return None, Verifier.parse(vkey.read_text()) if vkey.is_file() else None
+        if not path.is_file():
+            log.warning("no ledger signing key at %s: making one", path)
+        return load_signer(path, config.origin, create=True), None
+    except (NoteError, OSError) as exc:
+        raise LedgerUnavailable(f"the ledger signing key cannot be used: {exc}") from exc

@@ -40,8 +40,11 @@ def _datasets(base: str) -> list[dict[str, Any]]:
 
 
 def _without_request_id(body: dict[str, Any]) -> dict[str, Any]:
-    """Each request has its own `extensions.requestId`; everything else must be identical."""
-    extensions = {k: v for k, v in body.get("extensions", {}).items() if k != "requestId"}
+    """Each request has its own `extensions.requestId` and ledger receipt; everything else
+    must be identical."""
+    extensions = {
+        k: v for k, v in body.get("extensions", {}).items() if k not in ("requestId", "receipt")
+    }
     rest = {k: v for k, v in body.items() if k != "extensions"}
     return {**rest, "extensions": extensions} if extensions else rest
 

@@ -44,8 +44,11 @@ def _server_answer(base: str, query: str) -> dict[str, Any]:
 
 
 def _without_request_id(body: dict[str, Any]) -> dict[str, Any]:
-    """Each request has its own `extensions.requestId`; everything else must be identical."""
-    extensions = {k: v for k, v in body.get("extensions", {}).items() if k != "requestId"}
+    """Each request has its own `extensions.requestId` and ledger receipt; everything else
+    must be identical."""
+    extensions = {
+        k: v for k, v in body.get("extensions", {}).items() if k not in ("requestId", "receipt")
+    }
     rest = {k: v for k, v in body.items() if k != "extensions"}
     return {**rest, "extensions": extensions} if extensions else rest
 
@@ -80,7 +83,7 @@ async def test_graphiql_runs_query_from_url_offline(live_server: str, browser_pa
     await expect(page.get_by_role("button", name="Show GraphiQL Explorer")).to_be_visible()
 
     await page.locator(".graphiql-execute-button").click()
-    shown = await _result_json(page)
+    shown = _without_request_id(await _result_json(page))
     assert shown == expected
 
     first_name = expected["data"]["sectors"][0]["name"]
@@ -108,7 +111,7 @@ async def test_graphiql_typed_query_ctrl_enter_and_variables(
         query,
     )
     await page.keyboard.press("Control+Enter")
-    shown = await _result_json(page)
+    shown = _without_request_id(await _result_json(page))
     expected = _server_answer(live_server, query)
     assert shown == expected
     codes = [s["code"] for s in expected["data"]["sectors"]]

@@ -78,7 +78,9 @@ def stack(
     settings = load_settings(duckdb_trust_dir / "gql-trust.toml")
     # Its own ledger file: the federation tests read back the entries they caused.
     ledger = dataclasses.replace(settings.ledger, path=logs / "ledger.sqlite")
-    settings = dataclasses.replace(settings, ledger=ledger)
+    # The gateway runs on loopback: its transport header counts only from a trusted proxy.
+    server = dataclasses.replace(settings.server, trusted_proxies=("127.0.0.1",))
+    settings = dataclasses.replace(settings, ledger=ledger, server=server)
     app = create_app(settings)
     with (
         serving(app) as trust_base,

@@ -44,7 +44,8 @@ async def test_the_request_that_would_exceed_gets_no_data(
         response = await app.post(SEVEN_CELLS)
         assert response.status_code == 200
         body = response.json()
-        assert set(body) == {"data", "errors"} and body["data"] is None  # no cells at all
+        assert set(body) == {"data", "errors", "extensions"} and body["data"] is None  # no cells
+        assert set(body["extensions"]) == {"receipt"}  # only the proof it was recorded
         (error,) = body["errors"]
         assert error["extensions"]["code"] == "EXTRACTION_BUDGET_EXCEEDED"
         assert error["extensions"]["agreement"] == AGREEMENT

@@ -50,6 +50,7 @@ def test_the_hash_covers_every_field_and_the_chain_starts_at_genesis() -> None:
         changed = {
             str: lambda v: v + "x",
             int: lambda v: v + 1,
+            bool: lambda v: not v,
             float: lambda v: v + 1.0,
             tuple: lambda v: (*v, "x") if not v or isinstance(v[0], str) else v[:-1],
             dict: lambda v: {**v, "x": ("y",)},
@@ -105,7 +106,7 @@ async def test_concurrent_appends_make_one_chain_in_few_commits(tmp_path: Path) 
     sink.append = counting  # type: ignore[method-assign]
     ledger = Ledger(sink)
     written = await asyncio.gather(*(ledger.append(entry(n)) for n in range(300)))
-    assert sorted(e.id for e in written) == list(range(1, 301))
+    assert sorted(w.entry.id for w in written) == list(range(1, 301))
     assert len(batches) < 30, batches  # group commit: many entries per transaction
     result = await ledger.verify()
     assert result.ok and result.entries == 300 and result.head.id == 300

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import asyncpg
 
+from gql_trust.config import load_settings
 from gql_trust.ledger import BudgetClaim, Ledger, Outcome
 from gql_trust.ledger.postgres import PostgresSink
 from tests.ledger.conftest import cli, running, trust_config
@@ -17,9 +18,14 @@ async def test_two_hosts_append_one_chain_within_one_budget(ledger_pg_dsn: str) 
     hosts = [Ledger(PostgresSink(ledger_pg_dsn)) for _ in range(2)]
     await asyncio.gather(*(h.start() for h in hosts))  # both create the tables at once
     claim = BudgetClaim("DSA-X", "2026-01-01", cells=7, limit=500)
-    written = await asyncio.gather(*(hosts[n % 2].append(entry(n), claim) for n in range(200)))
-    assert sorted(e.id for e in written) == list(range(1, 201))
-    served = [e for e in written if e.outcome is Outcome.OK]
+    written = await asyncio.gather(
+        *(
+            hosts[n % 2].append(entry(n, cells_returned=7, agreement="DSA-X"), claim)
+            for n in range(200)
+        )
+    )
+    assert sorted(w.entry.id for w in written) == list(range(1, 201))
+    served = [w.entry for w in written if w.entry.outcome is Outcome.OK]
     assert len(served) == 71  # 71 x 7 = 497 <= 500 < 72 x 7
     assert await hosts[0].budget_used("DSA-X", "2026-01-01") == 497
     result = await hosts[1].verify()
@@ -31,10 +37,10 @@ async def test_two_hosts_append_one_chain_within_one_budget(ledger_pg_dsn: str) 
 async def test_tampering_in_postgres_is_named_by_the_cli(
     ledger_pg_dsn: str, duckdb_trust_dir: Path
 ) -> None:
-    ledger = Ledger(PostgresSink(ledger_pg_dsn))
+    config = trust_config(duckdb_trust_dir, {"kind": "postgres", "dsn": ledger_pg_dsn})
+    ledger = Ledger.from_config(load_settings(config).ledger)  # signs with the trust's key
     await asyncio.gather(*(ledger.append(entry(n)) for n in range(30)))
     await ledger.close()
-    config = trust_config(duckdb_trust_dir, {"kind": "postgres", "dsn": ledger_pg_dsn})
     intact = await asyncio.to_thread(cli, "audit", "verify", "--config", config)
     assert intact.returncode == 0, intact.stderr
     assert intact.stdout.startswith("ledger intact: 30 entries")

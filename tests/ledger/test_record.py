@@ -53,6 +53,9 @@ def test_only_known_agreements_are_budgeted() -> None:
 def test_the_operation_name_defaults_to_the_documents_own() -> None:
     assert Requested("# hi\nquery Jobs { a }").name == "Jobs"
     assert Requested("{ a }").name is None
-    assert Requested("query Jobs { a }", operation_name="Other").name == "Other"
-    assert transport({"x-gql-trust-transport": "Gateway"}) == "gateway"
+    # Named from the document GraphQL executes, never from what the caller says it is:
+    assert Requested("query Jobs { a }", operation_name="Other").name is None
+    assert Requested("query A { a } query B { b }", operation_name="B").name == "B"
+    assert Requested("query A { a } query B { b }").name is None  # not executable
+    assert transport({"x-gql-trust-transport": "Gateway"}) == "http"  # a claim alone
     assert transport({}) == "http"
