@@ -6,7 +6,9 @@ lattice cells are absent from the response, absent means zero and any row means
 someone is there (whatever its value, 0 or null included); if the table is
 complete, a published 0 or null is the best sign of a zero. Scored on the cells
 whose true value is 0-9 (``exact`` = classified right; +-1 = the same), against
-the better constant class ("all zero" or "all non-zero").
+the better of the constant class ("all zero" or "all non-zero") and reading each
+cell's own published value (0, null or nothing -> zero): a value of 3 or more is
+never a true zero under any method, so only what presence adds counts as learnt.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .scoring import Score
 def run(ctx: Context) -> list[Score]:
     view = ctx.view
     sent, refused = ctx.queries()
-    correct = zeros = small = 0
+    correct = read = zeros = small = 0
     dims = ["area", *view.dims]
     lattice = list(product(*(view.domain(d) for d in dims)))
     for period in view.periods[-ctx.budget.tables :]:
@@ -43,6 +45,7 @@ def run(ctx: Context) -> list[Score]:
             small += true > 0
             says_zero = shown.get(cell) in (0, None) if complete else cell not in shown
             correct += says_zero == (true == 0)
+            read += (shown.get(cell) in (0, None)) == (true == 0)
     after = ctx.queries()
     targets = zeros + small
     base = max(zeros, small)
@@ -55,6 +58,8 @@ def run(ctx: Context) -> list[Score]:
             correct,
             base,
             base,
+            read,
+            read,
             queries=after[0] - sent,
             refused=after[1] - refused,
             note=f"cells true 0-9 ({zeros} zeros); exact = classified zero/non-zero right",

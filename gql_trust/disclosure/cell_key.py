@@ -26,9 +26,11 @@ def _uniform(low: int, high: int, zero: F = F(0)) -> tuple[tuple[int, F], ...]:
 
 # count -> ((published count, probability), ...); counts from LARGE up use LARGE_NOISE.
 # Wide noise on purpose: a difference of a margin and its visible parts sums the noise
-# of several cells, and with +-2 it still pinned a small part to +-1 (docs/disclosure.md).
-# Small counts share the outcomes 0 and 3.. so that none of them is told from another
-# or from 0; each row has mean ``count`` and never publishes 1 or 2.
+# of several cells, and with +-2 it still pinned a small part to +-1; from 6 up the noise
+# is 2 to 5 either way, never 0 or 1, which measured best against least squares over a
+# table and its margins (docs/disclosure.md). Small counts share the outcomes 0 and
+# 3..5, so none of them is told from another or from 0; every row has mean ``count``
+# and never publishes 1 or 2.
 P_TABLE: dict[int, tuple[tuple[int, F], ...]] = {
     0: ((0, F(1)),),
     1: _uniform(3, 5, zero=F(3, 4)),
@@ -36,11 +38,11 @@ P_TABLE: dict[int, tuple[tuple[int, F], ...]] = {
     3: _uniform(3, 8, zero=F(5, 11)),
     4: _uniform(3, 9, zero=F(1, 3)),
     5: _uniform(3, 10, zero=F(3, 13)),
-    6: _uniform(3, 9),
-    7: _uniform(3, 11),
+    6: tuple((v, F(1, 4)) for v in (3, 4, 8, 9)),
+    7: tuple((v, F(1, 6)) for v in (3, 4, 5, 9, 10, 11)),
 }
 LARGE = 8
-LARGE_NOISE: tuple[tuple[int, F], ...] = tuple((n, F(1, 11)) for n in range(-5, 6))
+LARGE_NOISE: tuple[tuple[int, F], ...] = tuple((n, F(1, 8)) for n in (-5, -4, -3, -2, 2, 3, 4, 5))
 
 
 def _cumulative(row: tuple[tuple[int, F], ...]) -> tuple[tuple[int, int], ...]:
