@@ -75,7 +75,7 @@ class TrustGraphQL(GraphQL):
             raise HTTPException(400, f"The request body is nested deeper than {MAX_JSON_DEPTH}")
         return parsed
 
-    async def execute_single(  # type: ignore[override]
+    async def execute_single(
         self,
         request: Any,
         request_adapter: Any,
@@ -131,7 +131,7 @@ def create_app(settings: Settings) -> Starlette:
     async def readyz(request: Request) -> Response:
         sources = await trust.readiness()
         failing = sorted(name for name, state in sources.items() if state != "ok")
-        body = {"status": "unavailable" if failing else "ok", "sources": sources}
+        body: dict[str, Any] = {"status": "unavailable" if failing else "ok", "sources": sources}
         if failing:
             body["failing"] = failing
         return JSONResponse(body, status_code=503 if failing else 200)

@@ -239,7 +239,7 @@ def _source(name: str, body: dict[str, Any], resolve: Any, where: str) -> Source
                     f"{where}: [sources.{name}.relations.{rel_name}] needs exactly one of "
                     "'parquet' or 'csv' (a file path or glob)"
                 )
-            fmt = formats[0]
+            fmt: FileFormat = "parquet" if formats[0] == "parquet" else "csv"
             relations.append(FileRelation(rel_name, fmt, str(resolve(rel[fmt]))))
         database = body.get("database")
         return SourceConfig(

@@ -152,7 +152,8 @@ class Trust:
         """(first period, last period, count) from the source, cached for a minute."""
         cached = self._coverage.get(contract.name)
         if cached is not None and time.monotonic() - cached[0] < 60:
-            return cached[1]
+            covered: tuple[Any, Any, int] | None = cached[1]
+            return covered
         source = self.source_for(contract)
         sql = compile_coverage(
             contract, table=source.table(contract.relation), dialect=source.dialect

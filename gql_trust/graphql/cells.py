@@ -42,10 +42,11 @@ def _cell_type(contract: Contract, area_type: Any, sector_type: Any) -> Any:
     annotations: dict[str, Any] = {}
     namespace: dict[str, Any] = {}
     for d in contract.dimensions:
-        kind = {Conformed.AREA: area_type, Conformed.SECTOR: sector_type}.get(
-            d.conformed,  # type: ignore[arg-type]
-            _SCALARS[d.type],
-        )
+        kind: Any = _SCALARS[d.type]
+        if d.conformed is Conformed.AREA:
+            kind = area_type
+        elif d.conformed is Conformed.SECTOR:
+            kind = sector_type
         annotations[d.name] = kind | None
         namespace[d.name] = strawberry.field(default=None, description=d.description or None)
     for m in contract.measures:
@@ -134,7 +135,7 @@ def cell_layout(types: DatasetTypes, columns: tuple[str, ...], model: Any) -> Ce
         Conformed.SECTOR: model.sector,
     }
     readers: dict[str, tuple[int, Convert | None]] = {
-        name: (position, converters.get(conformed.get(name)))  # type: ignore[arg-type]
+        name: (position, converters.get(conformed[name]) if name in conformed else None)
         for position, name in enumerate(columns)
         if name in types.field_names
     }

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 import strawberry
 
 from ..reference import Level
+
+
+def list_of(item: Any) -> Any:
+    """``list[item]`` for a GraphQL type built at run time from a contract (a value, so
+    type checkers cannot read it as a type)."""
+    return list.__class_getitem__(item)
+
 
 Geography = strawberry.enum(
     Level,

@@ -59,7 +59,7 @@ def _direct(field: StrawberryField, schema: Any) -> Callable[..., Any]:
             cache[key] = converted
         return converted
 
-    async def resolve(source: Any, info: GraphQLResolveInfo, **raw: Any) -> Any:
+    async def resolve(source: Any, info: GraphQLResolveInfo[Any], **raw: Any) -> Any:
         kwargs = convert(raw)
         strawberry_info = info_class(_raw_info=info, _field=field)
         if takes_source:

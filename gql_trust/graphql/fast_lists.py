@@ -71,7 +71,7 @@ class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Uncacheable:
             return object()  # this operation only
 
-    def complete_list_value(  # type: ignore[override]
+    def complete_list_value(
         self,
         return_type: Any,
         field_details_list: Any,
@@ -185,7 +185,8 @@ def _record(steps: list[tuple[str, Callable[[Any], Any]]]) -> Mapper:
     for i, (key, step) in enumerate(steps):
         names[f"k{i}"], names[f"s{i}"] = key, step
         entries.append(f"k{i}: s{i}(item)")
-    return eval(f"lambda item: {{{', '.join(entries)}}}", names)
+    mapper: Callable[[Any], dict[str, Any]] = eval(f"lambda item: {{{', '.join(entries)}}}", names)
+    return mapper
 
 
 def _row_reader(layout: CellLayout) -> Reader:

@@ -13,7 +13,7 @@ from strawberry.types import Info
 
 from ..contracts.model import Conformed
 from ..reference import Level
-from .common import Geography, SortDirection, StringFilter
+from .common import Geography, SortDirection, StringFilter, list_of
 from .context import RequestContext
 from .filters import FilterBuilder, format_period
 from .requests import check_limit, check_offset, order_keys, plan_cells, sort_nulls_last
@@ -104,10 +104,10 @@ class LabourMarket:
         resolve.__annotations__.update(
             where=self.where | None,
             geography=Geography,
-            order_by=list[self.order_by] | None,
+            order_by=list_of(self.order_by) | None,
             limit=int | None,
             offset=int | None,
-            **{"return": list[self.cell] | None},
+            **{"return": list_of(self.cell) | None},
         )
         return strawberry.field(
             resolver=resolve,

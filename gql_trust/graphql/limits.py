@@ -12,6 +12,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -77,10 +78,11 @@ def _max_root_fields(maximum: int) -> type[ValidationRule]:
 def _max_directives(maximum: int) -> type[ValidationRule]:
     class MaxDirectivesPerField(ValidationRule):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
-            if len(node.directives or ()) > maximum:
+            directives = node.directives or ()
+            if len(directives) > maximum:
                 self.report_error(
                     GraphQLError(
-                        f"field '{node.name.value}' has {len(node.directives)} directives; "
+                        f"field '{node.name.value}' has {len(directives)} directives; "
                         f"at most {maximum} are allowed",
                         node,
                     )
@@ -186,7 +188,9 @@ class CellBudget(SchemaExtension):
             self.default_limit = trust.settings.server.default_limit
             self.variables = self.execution_context.variables or {}
             self.fragments = {
-                d.name.value: d for d in document.definitions if d.kind == "fragment_definition"
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
             }
             schema = self.execution_context.schema._schema
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]

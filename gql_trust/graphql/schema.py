@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -20,7 +21,7 @@ from . import direct
 from .audit import audit_log_field
 from .catalog import resolve_datasets
 from .cells import CellLayout, Cells, DatasetTypes, cell_layout, dataset_types
-from .common import AreaWhere, Dataset, Geography
+from .common import AreaWhere, Dataset, Geography, list_of
 from .context import RequestContext
 from .fast_lists import FastListExecutionContext
 from .federation import FederatedSchema, entity_type, reference_resolver
@@ -108,12 +109,12 @@ class Model:
             return [model.area(a.code) for a in kids]
 
         parent.__annotations__["return"] = cls | None
-        children.__annotations__["return"] = list[cls]
+        children.__annotations__["return"] = list_of(cls)
         cls.__annotations__ = {
             "code": strawberry.ID,
             "name": str,
             "level": Geography,
-            "parent_code": strawberry.Private[str | None],
+            "parent_code": strawberry.Private[str | None],  # type: ignore[misc]
         }
         cls.parent = strawberry.field(resolver=parent, description="The area it rolls up to.")
         cls.children = strawberry.field(resolver=children, description="Areas that roll up to it.")
@@ -156,10 +157,10 @@ class Model:
         resolve.__annotations__.update(
             where=types.where | None,
             geography=Geography,
-            order_by=list[types.order_by] | None,
+            order_by=list_of(types.order_by) | None,
             limit=int | None,
             offset=int | None,
-            **{"return": list[types.cell] | None},
+            **{"return": list_of(types.cell) | None},
         )
         return strawberry.field(
             resolver=resolve,
@@ -187,7 +188,7 @@ class Model:
             loader = ctx.loaders.get(key)
             if loader is None:
 
-                async def load(codes: list[str]) -> list[list[Any]]:
+                async def load(codes: list[str]) -> list[Cells]:
                     plan = cell_plan(
                         ctx, contract, info, where=where, geography=level, order_by=order_by,
                         limit=limit, offset=offset, partition=partition,
@@ -205,10 +206,10 @@ class Model:
 
         annotations: dict[str, Any] = {
             "where": types.where | None,
-            "order_by": list[types.order_by] | None,
+            "order_by": list_of(types.order_by) | None,
             "limit": int | None,
             "offset": int | None,
-            "return": list[types.cell] | None,
+            "return": list_of(types.cell) | None,
         }
         if kind is Conformed.SECTOR:
             annotations["geography"] = Geography
@@ -250,9 +251,9 @@ class Model:
             model.bind(ctx.trust.reference)
             return [model.sector(c) for c in sorted(ctx.trust.reference.sectors)]
 
-        areas.__annotations__["return"] = list[self.Area]
+        areas.__annotations__["return"] = list_of(self.Area)
         area.__annotations__["return"] = self.Area | None
-        sectors.__annotations__["return"] = list[self.Sector]
+        sectors.__annotations__["return"] = list_of(self.Sector)
         namespace["areas"] = strawberry.field(
             resolver=areas, description="Areas, at one level or all, ordered by code."
         )
@@ -276,7 +277,10 @@ def filter_areas(reference: Reference, level: Level | None, where: AreaWhere | N
         areas = [a for a in areas if a.level is level]
     if where is None:
         return areas
-    checks = [(where.code, lambda a: a.code), (where.parent_code, lambda a: a.parent_code or "")]
+    checks: list[tuple[Any, Callable[[Any], str]]] = [
+        (where.code, lambda a: a.code),
+        (where.parent_code, lambda a: a.parent_code or ""),
+    ]
     for conditions, key in checks:
         if conditions is None:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from sqlglot import exp
 
@@ -87,7 +88,8 @@ class _Builder:
         parts = [exp.paren(self.condition(i)) for i in node.items]
         if not parts:  # empty and -> true, empty or -> false
             return exp.false() if isinstance(node, Or) else exp.true()
-        return exp.or_(*parts) if isinstance(node, Or) else exp.and_(*parts)
+        combined = exp.or_(*parts) if isinstance(node, Or) else exp.and_(*parts)
+        return cast(exp.Expression, combined)
 
     def comparison(self, cond: Cond) -> exp.Expression:
         column = self.dimension(cond.field)
@@ -104,10 +106,10 @@ class _Builder:
         if measure.aggregation is Aggregation.COUNT_DISTINCT:
             return exp.cast(exp.Count(this=exp.Star()), "BIGINT")  # units deduplicated below
         if measure.aggregation is Aggregation.SUM:
-            total = exp.Sum(this=exp.column(measure.column, "t"))
+            total = exp.Sum(this=_column(measure.column))
             return exp.cast(total, "BIGINT" if measure.type == "Int" else "DOUBLE")
-        numerator = exp.cast(exp.Sum(this=exp.column(measure.numerator, "t")), "DOUBLE")
-        denominator = exp.cast(exp.Sum(this=exp.column(measure.denominator, "t")), "DOUBLE")
+        numerator = exp.cast(exp.Sum(this=_column(measure.numerator)), "DOUBLE")
+        denominator = exp.cast(exp.Sum(this=_column(measure.denominator)), "DOUBLE")
         return exp.Div(
             this=numerator, expression=exp.func("NULLIF", denominator, exp.Literal.number(0))
         )
@@ -162,18 +164,16 @@ class _Builder:
                 *[self.measure(n).as_(a) for n, a in meas.items()],
             )
             if self.cell_key:
-                key = exp.Mod(
-                    this=exp.Sum(this=exp.column(contract.cell_key, "t")), expression=_MOD_2_32
-                )
+                key = exp.Mod(this=exp.Sum(this=_column(contract.cell_key)), expression=_MOD_2_32)
                 cells = cells.select(exp.cast(exp.paren(key), "BIGINT").as_("ck"))
             for name in dims:
                 cells = cells.group_by(self.dimension(name))
             return cells
         units = source.select(*[self.dimension(n).as_(a) for n, a in dims.items()]).distinct()
         if meas:
-            units = units.select(exp.column(contract.entity, "t").as_("u"))
+            units = units.select(_column(contract.entity).as_("u"))
             if self.cell_key:
-                units = units.select(exp.column(contract.cell_key, "t").as_("k"))
+                units = units.select(_column(contract.cell_key).as_("k"))
         outer = exp.select(*[exp.column(a) for a in dims.values()]).from_(units.subquery("units"))
         outer = outer.select(*[self.measure(n).as_(a) for n, a in meas.items()])
         if self.cell_key:
@@ -219,6 +219,13 @@ class _Builder:
             alias="g",
             columns=["code", "rolled"],
         )
+
+
+def _column(name: str | None) -> exp.Column:
+    """A column of the source relation (``t``); the contract loader guarantees the name."""
+    if name is None:
+        raise ValueError("the contract names no column here")
+    return exp.column(name, "t")
 
 
 def _pinned(where: Filter | None) -> set[str]:

@@ -10,7 +10,8 @@ rows:area                    obligation: only rows of the caller's `area` claim
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import date
 from typing import Any
 
@@ -35,8 +36,8 @@ class Subject:
     geography: Level
     today: date
     agreements: dict[str, Agreement]
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (rule, why) of allows
-    obligations: set[str] = field(default_factory=set)
+    failures: list[tuple[str, str]] = default(default_factory=list)  # (rule, why) of allows
+    obligations: set[str] = default(default_factory=set)
 
 
 def holds(subject: Subject, rule: str, condition: str) -> bool:
