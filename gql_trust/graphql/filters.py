@@ -46,10 +46,13 @@ class FilterBuilder:
         reference: Reference,
         geography: Level,
         max_values: int = 10_000,
+        names: dict[str, Dimension] | None = None,
     ) -> None:
+        """``names`` maps the input's filter keys to dimensions when they are not the
+        contract's own (the stitched view filters every part by `period`/`areaCode`)."""
         self.contract, self.reference, self.geography = contract, reference, geography
         self.max_values = max_values
-        self.by_filter_name = {d.filter_name: d for d in contract.dimensions}
+        self.by_filter_name = names or {d.filter_name: d for d in contract.dimensions}
 
     def build(self, where: Any, depth: int = 0) -> Filter | None:
         if where is None:

@@ -156,18 +156,21 @@ class LabourMarket:
     ) -> list[tuple[Any, ...]]:
         dataset, column = PARTS[measure]
         contract = self.model.contracts[dataset]
-        names = {
-            Conformed.PERIOD: contract.conformed(Conformed.PERIOD).name,  # type: ignore[union-attr]
-            Conformed.AREA: contract.conformed(Conformed.AREA).name,  # type: ignore[union-attr]
-        }
-        local = tuple(names[Conformed(d)] for d in dims)
+        conformed = {kind: contract.conformed(kind) for kind in (Conformed.PERIOD, Conformed.AREA)}
+        local = tuple(conformed[Conformed(d)].name for d in dims)  # type: ignore[union-attr]
+        # The view's own filter keys, whatever the part's dimensions are called.
+        keys = {"period": conformed[Conformed.PERIOD], "areaCode": conformed[Conformed.AREA]}
         plan = plan_cells(
             ctx,
             contract,
             dimensions=local,
             measures=(column,),
             where=FilterBuilder(
-                contract, ctx.trust.reference, level, ctx.trust.settings.limits.max_in_values
+                contract,
+                ctx.trust.reference,
+                level,
+                ctx.trust.settings.limits.max_in_values,
+                names=keys,  # type: ignore[arg-type]
             ).build(where),
             geography=level,
             order=(),

@@ -122,7 +122,9 @@ class _Builder:
         meas = {name: f"m{i}" for i, name in enumerate(q.measures)}
         source = exp.select().from_(self.table)
         if self.rolled:
-            source = source.join(self.rollup_values(), on="t.area_code = g.code", join_type="inner")
+            area = exp.column(self.contract.dimension(self.area_name).column, "t")  # type: ignore[arg-type]
+            on = exp.EQ(this=area, expression=exp.column("code", "g"))
+            source = source.join(self.rollup_values(), on=on, join_type="inner")
         if q.where is not None:
             source = source.where(self.condition(q.where))
 
