@@ -11,7 +11,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from .contracts.model import Conformed, Contract, Disclosure
+from .contracts.model import Conformed, Contract
+from .disclosure.methods import METHODS, NONE
 from .identity import PUBLIC, Principal
 from .policy.agreements import Agreement
 from .policy.engine import PolicyEngine
@@ -115,7 +116,7 @@ def _fields(contract: Contract, agreements: list[Agreement]) -> tuple[FieldEntry
             type=d.conformed.value.capitalize() if d.conformed else d.type,
             description=d.description,
             sensitivity=d.sensitivity,
-            disclosure=Disclosure.NONE.value,
+            disclosure=NONE,
             agreements=covering(d.name),
         )
         for d in contract.dimensions
@@ -127,7 +128,7 @@ def _fields(contract: Contract, agreements: list[Agreement]) -> tuple[FieldEntry
             type=m.type,
             description=m.description,
             sensitivity=m.sensitivity,
-            disclosure=m.disclosure.value,
+            disclosure=m.disclosure,
             agreements=covering(m.name),
         )
         for m in contract.measures
@@ -146,7 +147,7 @@ def field_access(
     measure = next((m for m in contract.measures if m.name == field), None)
     exact = (
         measure is None
-        or measure.disclosure is Disclosure.NONE
+        or not METHODS[measure.disclosure].controls
         or any(g.exact(field) for _, g in readable)
     )
     return FieldAccess(True, exact, tuple(level for level, _ in readable), None)
@@ -154,7 +155,7 @@ def field_access(
 
 def release_rules(contract: Contract) -> str:
     """Who gets standard cells only, in words (docs/disclosure.md has the detail)."""
-    if all(m.disclosure is Disclosure.NONE for m in contract.measures):
+    if not any(METHODS[m.disclosure].controls for m in contract.measures):
         return "Exact for everyone who may read it: any filter, any table."
     return (
         f"Everyone but {contract.owner}, its owner, gets disclosure-controlled values and "

@@ -8,14 +8,8 @@ from urllib.parse import urlencode
 import jinja2
 
 from .catalog import TRUST_PURPOSE, TRUST_TITLE, DatasetEntry, describe_all
+from .disclosure.methods import METHODS
 from .trust import Trust
-
-DISCLOSURE_NAMES = {
-    "none": "none: exact for everyone who may read it",
-    "ten_five": "10-5 rule for non-owners (under 10 suppressed, else rounded to 5)",
-    "cell_key": "cell-key perturbation for non-owners",
-    "perturbed_mean": "for non-owners: total moved by keyed noise, over the published count",
-}
 
 
 @cache
@@ -54,7 +48,7 @@ def render_page(
             purpose=TRUST_PURPOSE,
             datasets=datasets,
             graphiql_links={d.name: graphiql_link(d, graphql_path) for d in datasets},
-            disclosure_names=DISCLOSURE_NAMES,
+            disclosure_names={name: m.summary for name, m in METHODS.items()},
             graphql_path=graphql_path,
             static_prefix=static_prefix,
         )

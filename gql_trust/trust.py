@@ -12,7 +12,8 @@ from typing import Any
 
 from .config import Settings
 from .contracts import Contract, load_contracts
-from .contracts.model import Conformed, Disclosure
+from .contracts.model import Conformed
+from .disclosure.methods import METHODS
 from .disclosure.tables import months
 from .errors import ConfigError, SourceTimeout, SourceUnavailable, TrustError
 from .planner import CellQuery, Compiled, compile_coverage, compile_query
@@ -203,13 +204,11 @@ def _disclosure_key(settings: Settings, contracts: Sequence[Contract]) -> bytes:
     if key is not None:
         return key
     users = [
-        c.name
-        for c in contracts
-        if any(m.disclosure is Disclosure.PERTURBED_MEAN for m in c.measures)
+        c.name for c in contracts if any(METHODS[m.disclosure].needs_secret for m in c.measures)
     ]
     if users:
         raise ConfigError(
-            f"{', '.join(users)} publish perturbed means, which need a secret key: add "
+            f"{', '.join(users)} use keyed disclosure control, which needs a secret key: add "
             f"[disclosure] key_file (32 random bytes, kept private) to "
             f"{settings.path or 'the settings file'}"
         )

@@ -8,8 +8,9 @@ from typing import Any
 
 import yaml
 
+from ..disclosure.methods import METHODS, NONE
 from ..errors import ConfigError
-from .model import Aggregation, Conformed, Contract, Dimension, Disclosure, Measure
+from .model import Aggregation, Conformed, Contract, Dimension, Measure
 
 _NAME = re.compile(r"^[a-z][A-Za-z0-9]*$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -107,9 +108,7 @@ def _measure(where: _Where, raw: Any) -> Measure:
         numerator=raw.get("numerator"),
         denominator=raw.get("denominator"),
         sensitivity=where.choice(raw, "sensitivity", _SENSITIVITIES, default="public"),
-        disclosure=Disclosure(
-            where.choice(raw, "disclosure", {d.value for d in Disclosure}, default="none")
-        ),
+        disclosure=where.choice(raw, "disclosure", set(METHODS), default=NONE),
         suppressed_with=raw.get("suppressed_with"),
     )
 
@@ -126,19 +125,16 @@ def _check_consistency(where: _Where, contract: Contract) -> None:
     for measure in contract.measures:
         if measure.aggregation is Aggregation.COUNT_DISTINCT and contract.grain != "microdata":
             raise where.error(f"measures.{measure.name}", "count_distinct needs grain: microdata")
-        if measure.disclosure is Disclosure.CELL_KEY and not contract.cell_key:
-            raise where.error(
-                "cell_key", f"measure '{measure.name}' uses cell_key disclosure: name the column"
-            )
         measures = [m.name for m in contract.measures]
         if measure.suppressed_with and measure.suppressed_with not in measures:
             raise where.error(
                 f"measures.{measure.name}.suppressed_with",
                 f"'{measure.suppressed_with}' is not a measure of this dataset",
             )
-        if measure.disclosure is Disclosure.PERTURBED_MEAN:
-            _check_perturbed_mean(where, contract, measure)
-    if any(m.disclosure is not Disclosure.NONE for m in contract.measures):
+        problem = METHODS[measure.disclosure].check(contract, measure)
+        if problem:
+            raise where.error(f"measures.{measure.name}.disclosure", problem)
+    if any(METHODS[m.disclosure].controls for m in contract.measures):
         for dimension in contract.dimensions:  # complete tables need every category
             if not (dimension.conformed or dimension.type == "Boolean" or dimension.values):
                 raise where.error(
@@ -152,24 +148,6 @@ def _check_consistency(where: _Where, contract: Contract) -> None:
         raise where.error("unique_per", f"{unknown} are not dimensions of this dataset")
     if contract.grain == "microdata" and not contract.entity:
         raise where.error("entity", "microdata needs the column identifying the counted unit")
-
-
-def _check_perturbed_mean(where: _Where, contract: Contract, measure: Measure) -> None:
-    """A perturbed mean is divided by its count as published: the count must be a sum of
-    its denominator, named by suppressed_with."""
-    count = next((m for m in contract.measures if m.name == measure.suppressed_with), None)
-    if (
-        measure.aggregation is not Aggregation.RATIO
-        or count is None
-        or count.aggregation is not Aggregation.SUM
-        or count.column != measure.denominator
-    ):
-        raise where.error(
-            f"measures.{measure.name}.disclosure",
-            "perturbed_mean is for a ratio whose suppressed_with names the measure summing "
-            "its denominator (e.g. meanMonthlyPay: numerator total_pay, denominator "
-            "employees, suppressed_with: employees)",
-        )
 
 
 class _Where:

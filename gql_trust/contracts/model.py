@@ -21,13 +21,6 @@ class Aggregation(StrEnum):
     RATIO = "ratio"  # sum(numerator) / sum(denominator)
 
 
-class Disclosure(StrEnum):
-    NONE = "none"
-    TEN_FIVE = "ten_five"  # under 10 suppressed, else rounded to the nearest 5
-    CELL_KEY = "cell_key"  # cell-key perturbation of counts
-    PERTURBED_MEAN = "perturbed_mean"  # keyed magnitude noise over the published count
-
-
 @dataclass(frozen=True)
 class Dimension:
     name: str  # GraphQL field name
@@ -56,7 +49,7 @@ class Measure:
     numerator: str | None = None
     denominator: str | None = None
     sensitivity: str = "public"
-    disclosure: Disclosure = Disclosure.NONE
+    disclosure: str = "none"  # a method in gql_trust.disclosure.methods.METHODS
     suppressed_with: str | None = None  # null wherever this other measure is suppressed
 
 

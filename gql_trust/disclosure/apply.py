@@ -6,11 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contracts.model import Contract, Disclosure
-from .cell_key import perturb
-from .perturbed_mean import cell_noise, perturbed_mean
+from ..contracts.model import Contract
+from .methods import METHODS, Cell
 from .sparse import Withheld
-from .ten_five import ten_five
 
 
 @dataclass
@@ -34,12 +32,10 @@ class DisclosureTally:
             counts["withheldAreas"] = [w.as_dict() for w in self.withheld_areas.values()]
         return counts
 
-    def record(
-        self, contract: Contract, methods: dict[str, Disclosure], flags: list[Flags]
-    ) -> None:
+    def record(self, contract: Contract, methods: dict[str, str], flags: list[Flags]) -> None:
         """Count the cells actually released (``flags`` of the rows in the response)."""
         for name, method in methods.items():
-            self.methods[f"{contract.name}.{name}"] = method.value
+            self.methods[f"{contract.name}.{name}"] = method
         for suppressed, perturbed, withheld in flags:
             self.withheld += withheld
             self.suppressed += suppressed and not withheld
@@ -56,12 +52,12 @@ CellId = Callable[[tuple[Any, ...]], bytes]  # a row -> its standard cell's iden
 
 def controlled_measures(
     contract: Contract, measures: tuple[str, ...], exact: set[str]
-) -> dict[str, Disclosure]:
-    """The method to apply per selected measure the caller may not see exactly."""
+) -> dict[str, str]:
+    """The method (by name) to apply per selected measure the caller may not see exactly."""
     return {
         m: contract.measure(m).disclosure
         for m in measures
-        if m not in exact and contract.measure(m).disclosure is not Disclosure.NONE
+        if m not in exact and METHODS[contract.measure(m).disclosure].controls
     }
 
 
@@ -69,54 +65,45 @@ def apply_disclosure(
     contract: Contract,
     columns: tuple[str, ...],
     rows: list[tuple[Any, ...]],
-    methods: dict[str, Disclosure],
+    methods: dict[str, str],
     cell_key_column: str,
     cell_id: CellId | None = None,
     secret: bytes = b"",
 ) -> tuple[list[tuple[Any, ...]], list[Flags]]:
     """The rows as the caller may see them, and per row whether it was suppressed or
-    perturbed (counted only for the rows that end up in the response)."""
+    perturbed (counted only for the rows that end up in the response).
+
+    Each measure is published by its method, leaders before the measures that follow
+    them (a mean after its count); a follower is null wherever its leader is."""
     if not methods:
         return rows, [(False, False, False)] * len(rows)
     position = {name: i for i, name in enumerate(columns)}
     key_at = position.get(cell_key_column)
+    measures = [contract.measure(name) for name in methods if name in position]
+    measures.sort(key=lambda m: m.suppressed_with is not None)
+    plan = [(position[m.name], m, METHODS[methods[m.name]]) for m in measures]
     followers = [
         (position[m.name], position[m.suppressed_with])
         for m in contract.measures
         if m.suppressed_with and m.name in position and m.suppressed_with in position
     ]
-    # A measure that follows another (mean pay follows employees) is only ever nulled with it.
-    following = {m.name for m in contract.measures if m.suppressed_with}
-    plan = [
-        (position[name], method)
-        for name, method in methods.items()
-        if name in position and name not in following
-    ]
-    means = [
-        (position[name], position[contract.measure(name).suppressed_with or ""])
-        for name, method in methods.items()
-        if method is Disclosure.PERTURBED_MEAN and name in position
-    ]
-    if means and cell_id is None:
-        raise ValueError("perturbed means need the cell's identity")
+    unknown = (lambda: b"") if cell_id is None else None
     controlled, flags = [], []
     for row in rows:
         values = list(row)
+        cell = Cell(
+            exact=lambda name, row=row: row[position[name]],  # type: ignore[misc]
+            published=lambda name, values=values: values[position[name]],  # type: ignore[misc]
+            cell_key=(row[key_at] or 0) if key_at is not None and key_at < len(row) else 0,
+            identity=unknown or (lambda row=row: cell_id(row)),  # type: ignore[misc]
+            secret=secret,
+        )
         suppressed = perturbed = False
-        for at, method in plan:
+        for at, measure, method in plan:
             if values[at] is None:
                 continue
-            if method is Disclosure.TEN_FIVE:
-                values[at] = ten_five(values[at])
-                suppressed = suppressed or values[at] is None
-            elif method is Disclosure.CELL_KEY and key_at is not None:
-                values[at] = perturb(values[at], values[key_at] or 0)
-                perturbed = True
-        for at, count_at in means:
-            if values[at] is not None and values[count_at] is not None:
-                noise = cell_noise(secret, cell_id(row))  # type: ignore[misc]
-                values[at] = perturbed_mean(values[at], row[count_at], values[count_at], noise)
-                perturbed = True
+            values[at], hidden, moved = method.publish(values[at], measure, cell)
+            suppressed, perturbed = suppressed or hidden, perturbed or moved
         for at, leader in followers:
             if values[leader] is None and values[at] is not None:
                 values[at] = None

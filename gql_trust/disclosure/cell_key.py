@@ -13,6 +13,10 @@ differ by noise that does not cancel.
 from __future__ import annotations
 
 from fractions import Fraction as F
+from typing import Any
+
+from ..contracts.model import Contract, Measure
+from .methods import Cell, Method, register
 
 KEY_SPACE = 2**32
 MAX_NOISE = 5
@@ -72,3 +76,23 @@ def _pick(bounds: tuple[tuple[int, int], ...], position: int) -> int:
         if position < upper:
             return outcome
     return bounds[-1][0]
+
+
+class CellKey(Method):
+    """Counts of microdata: perturbed by the p-table, read with the cell's key."""
+
+    name = "cell_key"
+    summary = "cell-key perturbation for non-owners"
+    needs_cell_key = True
+    sparse = True
+
+    def check(self, contract: Contract, measure: Measure) -> str | None:
+        if not contract.cell_key:
+            return f"measure '{measure.name}' uses cell_key disclosure: name the cell_key column"
+        return None
+
+    def publish(self, value: Any, measure: Measure, cell: Cell) -> tuple[Any, bool, bool]:
+        return perturb(value, cell.cell_key), False, True
+
+
+register(CellKey())

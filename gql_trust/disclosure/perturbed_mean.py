@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
+
+from ..contracts.model import Aggregation, Contract, Measure
+from .methods import Cell, Method, register
 
 NOISE_MIN = 0.5  # |eta| is at least this many typical contributors
 NOISE_SPAN = 1.0  # ... and at most NOISE_MIN + NOISE_SPAN
@@ -39,3 +43,35 @@ def perturbed_mean(
         return None
     total = mean * count + noise * mean
     return float(round(total / published_count))
+
+
+class PerturbedMean(Method):
+    """A ratio over a protected count: keyed noise on the total, over the published count."""
+
+    name = "perturbed_mean"
+    summary = "for non-owners: total moved by keyed noise, over the published count"
+    needs_secret = True
+
+    def check(self, contract: Contract, measure: Measure) -> str | None:
+        count = next((m for m in contract.measures if m.name == measure.suppressed_with), None)
+        if (
+            measure.aggregation is not Aggregation.RATIO
+            or count is None
+            or count.aggregation is not Aggregation.SUM
+            or count.column != measure.denominator
+        ):
+            return (
+                "perturbed_mean is for a ratio whose suppressed_with names the measure summing "
+                "its denominator (e.g. meanMonthlyPay: numerator total_pay, denominator "
+                "employees, suppressed_with: employees)"
+            )
+        return None
+
+    def publish(self, value: Any, measure: Measure, cell: Cell) -> tuple[Any, bool, bool]:
+        count = measure.suppressed_with or ""
+        noise = cell_noise(cell.secret, cell.identity())
+        published = perturbed_mean(value, cell.exact(count), cell.published(count), noise)
+        return published, False, True
+
+
+register(PerturbedMean())

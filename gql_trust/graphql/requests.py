@@ -8,8 +8,8 @@ from datetime import date
 from functools import cached_property
 from typing import Any, NoReturn, TypeVar
 
-from ..contracts.model import Conformed, Contract, Disclosure
-from ..disclosure import apply_disclosure, controlled_measures
+from ..contracts.model import Conformed, Contract
+from ..disclosure import METHODS, apply_disclosure, controlled_measures
 from ..disclosure.apply import Flags
 from ..disclosure.sparse import Withheld, sparse_groups
 from ..disclosure.standard_cells import RULE as STANDARD_CELLS
@@ -35,7 +35,7 @@ class Plan:
     """What to ask the source, and what to do to its rows before they leave."""
 
     query: CellQuery
-    disclosure: dict[str, Disclosure]  # measure -> method, for measures not seen exactly
+    disclosure: dict[str, str]  # measure -> method, for measures not seen exactly
     contract: Contract
     predicates: tuple[str, ...] = ()  # policy row obligations, described for explain
     table: ControlledTable | None = None  # set for a caller who gets controlled values
@@ -61,7 +61,7 @@ class ControlledTable:
 
     contract: Contract
     asked: CellQuery  # the query as the caller wrote it (order, paging, partition)
-    methods: dict[str, Disclosure]
+    methods: dict[str, str]
     pushed: Filter | None  # the part of its filter the source applied
     kept: Filter | None  # the rest, applied to the completed table
     pinned: dict[str, Any]  # ungrouped dimensions a filter pins to one value
@@ -115,7 +115,9 @@ class ControlledTable:
     ) -> dict[tuple[Any, ...], Withheld]:
         """Group key -> the withheld area, for the (area, period) groups whose published
         counts are mostly small."""
-        counted = [m for m in query.measures if self.methods.get(m) is Disclosure.CELL_KEY]
+        counted = [
+            m for m in query.measures if m in self.methods and METHODS[self.methods[m]].sparse
+        ]
         if not counted:
             return {}
         count_at = len(query.dimensions) + query.measures.index(counted[0])
@@ -224,7 +226,7 @@ def plan_cells(
         if leader and leader not in measures:
             measures = (*measures, leader)
             disclosure.update(controlled_measures(contract, (leader,), exact))
-    cell_key = Disclosure.CELL_KEY in disclosure.values()
+    cell_key = any(METHODS[method].needs_cell_key for method in disclosure.values())
     query = CellQuery(
         contract.name, dimensions, measures, where, geography, cell_key=cell_key, **paging
     )
