@@ -1,6 +1,9 @@
 """Property: for random `where` trees, groupings, roll-ups, orders and pages, the server
-answers exactly what an independent SQL oracle over the same sources answers (after
-the published disclosure control, for callers who are not the owner).
+answers exactly what an independent oracle over the same sources answers: the exact
+SQL oracle for owners and open data, and for callers who get disclosure-controlled
+values the documented rules (``controlled_oracle``): a refusal where the query is not
+made of standard cells, otherwise the complete table, published by each method, with
+sparse areas withheld.
 
 Claimants run on both claimant sources (DuckDB file and PostgreSQL); payroll and
 vacancies read the same files in either trust, so they run on the DuckDB one.
@@ -16,14 +19,20 @@ from hypothesis import strategies as st
 
 from tests.conftest import TrustUnderTest
 
-from .model import CLAIMANTS, PAYROLL, VACANCIES, QuerySpec, load_domain, queries
-from .sql_oracle import (
-    Disclose,
-    PropertyOracle,
-    claimants_perturbed,
-    employees_ten_five,
-    exact,
+from .controlled_oracle import ControlledAnswer, ControlledOracle, Refused, decide
+from .model import (
+    CLAIMANTS,
+    CONTROLLED,
+    PAYROLL,
+    VACANCIES,
+    Caller,
+    Dataset,
+    QuerySpec,
+    controlled_queries,
+    load_domain,
+    queries,
 )
+from .sql_oracle import PropertyOracle
 
 EXAMPLES = settings(
     max_examples=40,
@@ -34,20 +43,18 @@ EXAMPLES = settings(
 FLOATS = {"meanMonthlyPay"}
 
 
-async def check(
-    trust: TrustUnderTest, spec: QuerySpec, who: str, disclose: Disclose = exact
-) -> list[tuple[Any, ...]]:
+async def check(trust: TrustUnderTest, spec: QuerySpec, who: str) -> list[tuple[Any, ...]]:
     text, variables = spec.graphql()
     body = await trust.query(text, variables, who=who)
     assert "errors" not in body, (text, variables, body.get("errors"))
     got = [spec.row(cell) for cell in body["data"][spec.dataset.name]]
-    expected = await PropertyOracle(trust.directory, trust.pg_dsn).answer(spec, disclose)
+    expected = await PropertyOracle(trust.directory, trust.pg_dsn).answer(spec)
     assert_same_cells(spec, got, expected.cells, context=(text, variables))
-    if disclose is not exact:
-        # "a suppressed cell ... is counted in extensions.disclosure": the cells returned
-        disclosure = body.get("extensions", {}).get("disclosure", {})
-        assert disclosure.get("suppressed", 0) == expected.suppressed, (text, variables, disclosure)
-        target(float(expected.suppressed), label="suppressed cells returned")
+    describe(spec, got)
+    return got
+
+
+def describe(spec: QuerySpec, got: list[tuple[Any, ...]]) -> None:
     event("cells: " + ("none" if not got else "one" if len(got) == 1 else "several"))
     if any(v is None for row in got for v in row[len(spec.dims) :]):
         event("some measures null")
@@ -55,7 +62,6 @@ async def check(
         event(f"where nested {nesting(spec.where)} deep")
     if any(field in spec.dataset.measures for field, _ in spec.order):
         event("ordered by a measure")
-    return got
 
 
 def nesting(node: dict[str, Any]) -> int:
@@ -90,35 +96,9 @@ async def test_claimants_as_owner_equal_the_oracle(trust: TrustUnderTest, data: 
 
 @EXAMPLES
 @given(data=st.data())
-async def test_claimants_for_non_owner_are_the_oracle_perturbed(
-    trust: TrustUnderTest, data: Any
-) -> None:
-    """HMRC sees perturbed counts (never by disability): perturb(exact, cell key)."""
-    domain = load_domain(trust.directory)
-    spec = data.draw(queries(CLAIMANTS, domain, hidden=frozenset({"disability"})), label="query")
-    got = await check(trust, spec, "hmrc", claimants_perturbed)
-    if "claimants" in spec.measures:
-        assert all(row[-1] not in (1, 2) for row in got)
-
-
-@EXAMPLES
-@given(data=st.data())
 async def test_payroll_as_owner_equals_the_oracle(duckdb_trust: TrustUnderTest, data: Any) -> None:
     spec = data.draw(queries(PAYROLL, load_domain(duckdb_trust.directory)), label="query")
     await check(duckdb_trust, spec, "hmrc")
-
-
-@EXAMPLES
-@given(data=st.data())
-async def test_payroll_for_non_owner_is_the_oracle_under_ten_five(
-    duckdb_trust: TrustUnderTest, data: Any
-) -> None:
-    """DWP sees employees under the 10-5 rule; mean pay is null exactly where they are."""
-    domain = load_domain(duckdb_trust.directory)
-    spec = data.draw(queries(PAYROLL, domain, narrow=True), label="query")
-    got = await check(duckdb_trust, spec, "dwp", employees_ten_five)
-    if spec.measures == ("employees", "meanMonthlyPay"):
-        assert all((e is None) == (pay is None) for *_, e, pay in got)
 
 
 @EXAMPLES
@@ -132,34 +112,81 @@ async def test_vacancies_for_anyone_equal_the_oracle(
     await check(duckdb_trust, spec, who)
 
 
-async def test_a_page_ordered_by_a_published_value_counts_only_its_own_cells(
-    duckdb_trust: TrustUnderTest,
-) -> None:
-    """The smallest case the non-owner payroll property found: DWP orders employees by
-    their published (10-5) value and takes 3 cells. The server has to sort every cell
-    after disclosure, but only these 3 are released: `extensions.disclosure` and the
-    ledger (whose `cellsReturned` is what extraction budgets spend) should count them,
-    not the 1,911 cells of the whole result."""
-    spec = QuerySpec(
-        PAYROLL,
-        "LOCAL_AUTHORITY",
-        ("area", "sector", "employees"),
-        {"period": {"eq": "2024-10"}},
-        False,
-        (("employees", False),),
-        3,
-        None,
-    )
+# --- callers who get disclosure-controlled values ------------------------------------
+
+
+async def check_controlled(
+    trust: TrustUnderTest, spec: QuerySpec, caller: Caller
+) -> tuple[list[tuple[Any, ...]], ControlledAnswer] | None:
+    """The server's answer to a controlled caller against the documented one: a refusal
+    (None) or the same rows, counts and withheld areas."""
     text, variables = spec.graphql()
-    body = await duckdb_trust.query(text, variables, who="dwp")
-    got = [spec.row(cell) for cell in body["data"]["payrolledEmployees"]]
-    expected = await PropertyOracle(duckdb_trust.directory, None).answer(spec, employees_ten_five)
-    assert got == expected.cells and len(got) == 3 and expected.suppressed == 0
-    ledger = await duckdb_trust.data(
-        '{ auditLog(limit: 1, where: {subject: "test-dwp"}) { cellsReturned } }', who="auditor"
+    context = (caller.who, text, variables)
+    body = await trust.query(text, variables, who=caller.who)
+    try:
+        decide(spec, caller)
+    except Refused as refused:
+        event("refused: standard cells only")
+        assert body.get("data") == {spec.dataset.name: None}, (context, body)
+        (error,) = body.get("errors", [None])
+        assert error is not None, (context, body)
+        extensions = error["extensions"]
+        assert extensions["code"] == "FORBIDDEN", (context, error)
+        assert extensions["rule"] == "standard-cells-only", (context, error)
+        assert any(
+            f"Select {d}, or filter it with eq" in extensions["reason"] for d in refused.dims
+        ), (context, error, refused.dims)
+        return None
+    assert "errors" not in body, (context, body.get("errors"))
+    got = [spec.row(cell) for cell in body["data"][spec.dataset.name]]
+    expected = await ControlledOracle(trust.directory, trust.pg_dsn).answer(spec, caller)
+    assert_same_cells(spec, got, expected.rows, context=context)
+    disclosure = body.get("extensions", {}).get("disclosure", {})
+    counts = {k: disclosure.get(k, 0) for k in ("suppressed", "perturbed", "withheld")}
+    assert counts == expected.disclosure, (context, disclosure)
+    areas = disclosure.get("withheldAreas", [])
+    assert {a["code"] for a in areas} == expected.withheld_areas, (context, areas)
+    assert len(areas) == len(expected.withheld_areas), (context, areas)
+    assert all(a["rule"] == "sparse-area" for a in areas), (context, areas)
+    describe(spec, got)
+    if expected.disclosure["withheld"]:
+        event("some cells withheld")
+    target(float(expected.disclosure["withheld"]), label="withheld cells returned")
+    return got, expected
+
+
+def callers(dataset: Dataset) -> st.SearchStrategy[Caller]:
+    return st.sampled_from(CONTROLLED[dataset.name])
+
+
+@EXAMPLES
+@given(data=st.data())
+async def test_claimants_for_controlled_callers_are_the_documented_table(
+    trust: TrustUnderTest, data: Any
+) -> None:
+    """HMRC (never by disability), the LA officer (own authority) and DfE (regions and
+    up) get standard cells only, as complete tables of cell-key counts, sparse areas
+    withheld; 1 and 2 are never published."""
+    caller = data.draw(callers(CLAIMANTS), label="caller")
+    spec = data.draw(
+        controlled_queries(CLAIMANTS, load_domain(trust.directory), caller), label="query"
     )
-    counted = {
-        "extensions.disclosure.suppressed": body["extensions"]["disclosure"]["suppressed"],
-        "ledger cellsReturned": ledger["auditLog"][0]["cellsReturned"],
-    }
-    assert counted == {"extensions.disclosure.suppressed": 0, "ledger cellsReturned": 3}
+    result = await check_controlled(trust, spec, caller)
+    if result is not None and "claimants" in spec.measures:
+        assert all(row[-1] not in (1, 2) for row in result[0])
+
+
+@EXAMPLES
+@given(data=st.data())
+async def test_payroll_for_controlled_callers_is_the_documented_table(
+    duckdb_trust: TrustUnderTest, data: Any
+) -> None:
+    """DWP (with its agreement) and DfE (regions and up, no pay) get standard cells only,
+    as complete tables: employees under 10-5 (true zeros suppressed too), perturbed means
+    null exactly where employees are."""
+    caller = data.draw(callers(PAYROLL), label="caller")
+    domain = load_domain(duckdb_trust.directory)
+    spec = data.draw(controlled_queries(PAYROLL, domain, caller), label="query")
+    result = await check_controlled(duckdb_trust, spec, caller)
+    if result is not None and spec.measures == ("employees", "meanMonthlyPay"):
+        assert all((e is None) == (pay is None) for *_, e, pay in result[0])
