@@ -326,4 +326,5 @@ def _secret(directory: Path) -> bytes:
     """The trust's disclosure secret: `[disclosure] key_file` of its gql-trust.toml."""
     with (directory / "gql-trust.toml").open("rb") as handle:
         config = tomllib.load(handle)
-    return (directory / config["disclosure"]["key_file"]).read_bytes()
+    key_file: str = config["disclosure"]["key_file"]
+    return (directory / key_file).read_bytes()

@@ -52,6 +52,12 @@ class Dataset:
     def dim(self, name: str) -> Dim:
         return next(d for d in self.dims if d.name == name)
 
+    def __repr__(self) -> str:
+        return self.name
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis's printer
+        printer.text(self.name)
+
 
 PERIOD = Dim("period", "period", "month", "period")
 AREA = Dim("area", "areaCode", "area_code", "area")
