@@ -52,6 +52,12 @@ class Dataset:
     def dim(self, name: str) -> Dim:
         return next(d for d in self.dims if d.name == name)
 
+    def __repr__(self) -> str:
+        return self.name
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis's printer
+        printer.text(self.name)
+
 
 PERIOD = Dim("period", "period", "month", "period")
 AREA = Dim("area", "areaCode", "area_code", "area")
@@ -320,4 +326,144 @@ OFFSETS = (None, None, None, None, "small", "small", 0, 1000)
 def paging(choices: tuple[Any, ...], small: st.SearchStrategy[int]) -> st.SearchStrategy[Any]:
     return st.sampled_from(choices).flatmap(
         lambda choice: small if choice == "small" else st.just(choice)
+    )
+
+
+# --- callers who get disclosure-controlled values -------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A demo principal who reads a dataset without owning it (policies/policy.csv)."""
+
+    who: str
+    geographies: tuple[str, ...] = LEVELS
+    hidden: frozenset[str] = frozenset()  # denied: neither grouped nor filtered on
+    measures: tuple[str, ...] | None = None  # None: every measure
+    scope: tuple[tuple[str, str], ...] = ()  # the token's row scope: (dimension, value)
+
+    @property
+    def unfiltered(self) -> frozenset[str]:
+        """Dimensions drawn queries never filter (the row scope pins them already)."""
+        return frozenset(name for name, _ in self.scope)
+
+
+CONTROLLED: dict[str, tuple[Caller, ...]] = {
+    # HMRC twice: the widest controlled reader of claimants
+    "claimants": (
+        Caller("hmrc", hidden=frozenset({"disability"})),
+        Caller("hmrc", hidden=frozenset({"disability"})),
+        Caller("la", geographies=("LOCAL_AUTHORITY",), scope=(("area", "E08000025"),)),
+        Caller("dfe", geographies=("REGION", "COUNTRY")),
+    ),
+    "payrolledEmployees": (
+        Caller("dwp"),
+        Caller("dwp"),
+        Caller("dfe", geographies=("REGION", "COUNTRY"), measures=("employees",)),
+    ),
+}
+
+# Drawn tables stay small (the server builds and sorts every standard cell of the table,
+# and refuses more than 250,000): a dimension is dropped until the lattice fits.
+MAX_LATTICE = 6_000
+
+
+def categories_count(dim: Dim, domain: Domain, geography: str, caller: Caller) -> int:
+    if dim.kind == "period":
+        return len(domain.months)
+    if dim.kind == "area":
+        return 1 if caller.scope else len(domain.codes_at(geography))
+    if dim.kind == "sector":
+        return len(domain.sectors)
+    return 2 if dim.kind == "boolean" else len(dim.values)
+
+
+@st.composite
+def pinned_wheres(
+    draw: st.DrawFn,
+    pinnable: tuple[Dim, ...],
+    free: tuple[Dim, ...],
+    domain: Domain,
+    geography: str,
+) -> dict[str, Any] | None:
+    """A `where` made of standard cells: pins (`eq`, or `in` with one value) on some of
+    the ``pinnable`` (unselected) dimensions at the top level, directly or inside `and`,
+    with any tree over the ``free`` (selected) dimensions."""
+    items: list[dict[str, Any]] = []
+    for dim in draw(st.permutations(pinnable))[: draw(st.integers(0, len(pinnable)))]:
+        value = draw(values_of(dim, domain, geography))
+        form = draw(st.sampled_from(["eq", "eq", "in", "in twice"]))
+        if dim.kind == "boolean":
+            form = "eq"  # Booleans have no `in`
+        ops = {"eq": value} if form == "eq" else {"in": [value] * (1 if form == "in" else 2)}
+        items.append({dim.filter: ops})
+        if draw(st.sampled_from([False] * 15 + [True])):  # now and then, two pins: no cell
+            items.append({dim.filter: {"eq": draw(values_of(dim, domain, geography))}})
+    depth = draw(st.sampled_from([None, None, 0, 1, 2]))
+    if depth is not None and free:
+        items.append(draw(where_trees(free, domain, geography, depth)))
+    if not items:
+        return None if draw(st.booleans()) else {}
+    form = draw(st.sampled_from(["flat", "and", "nested and"]))
+    keys = [k for item in items for k in item]
+    if form == "flat" and len(keys) == len(set(keys)):
+        return {k: v for item in items for k, v in item.items()}
+    if form == "nested and" and len(items) > 1:
+        return {"and": [items[0], {"and": items[1:]}]}
+    return {"and": items}
+
+
+@st.composite
+def controlled_queries(
+    draw: st.DrawFn,
+    dataset: Dataset,
+    domain: Domain,
+    caller: Caller,
+    *,
+    standard_only: bool = False,
+) -> QuerySpec:
+    """A random query by a controlled ``caller``: mostly standard cells (pins on the
+    unselected dimensions, anything on the selected ones), sometimes any `where` tree
+    (usually refused), unless ``standard_only``."""
+    dims = tuple(d for d in dataset.dims if d.name not in caller.hidden)
+    geography = draw(st.sampled_from(caller.geographies))
+    grouped = draw(st.permutations([d.name for d in dims]))[: draw(st.integers(0, len(dims)))]
+
+    def size() -> int:
+        total = 1
+        for d in dims:
+            if d.name in grouped:
+                total *= categories_count(d, domain, geography, caller)
+        return total
+
+    while size() > MAX_LATTICE:
+        grouped.pop(draw(st.integers(0, len(grouped) - 1)))
+    allowed = caller.measures or dataset.measures
+    measures = draw(st.permutations(allowed))[: draw(st.sampled_from([1, 1, 2, 0]))]
+    if not grouped and not measures:
+        measures = [allowed[0]]
+    selection = tuple(draw(st.permutations(grouped + measures)))
+    filterable = tuple(d for d in dims if d.name not in caller.unfiltered)
+    if standard_only or draw(st.sampled_from([True, True, True, False])):
+        where = draw(
+            pinned_wheres(
+                tuple(d for d in filterable if d.name not in grouped),
+                tuple(d for d in filterable if d.name in grouped),
+                domain,
+                geography,
+            )
+        )
+    else:
+        where = draw(where_trees(filterable, domain, geography, draw(st.sampled_from([0, 1, 2]))))
+    keys = draw(st.permutations(selection))[: draw(st.integers(0, min(3, len(selection))))]
+    order = tuple((key, draw(st.booleans())) for key in keys)
+    return QuerySpec(
+        dataset,
+        geography,
+        selection,
+        where,
+        draw(st.booleans()),
+        order,
+        draw(paging(LIMITS, st.integers(1, 40))),
+        draw(paging(OFFSETS, st.integers(1, 5))),
     )

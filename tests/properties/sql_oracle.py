@@ -3,8 +3,7 @@
 Claimants are read from the DWP table (DuckDB file or PostgreSQL), payroll from the
 Parquet files and vacancies from the CSV file, all with DuckDB or asyncpg and none
 of the server's code. The geography roll-up comes from ``reference/areas.csv``
-(``model.load_domain``). Disclosure control for non-owners applies the published
-functions (``ten_five``, ``perturb``) to the exact values computed here.
+(``model.load_domain``). What controlled callers get is ``controlled_oracle``'s.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from typing import Any
 
 import asyncpg
 import duckdb
-
-from gql_trust.disclosure import perturb, ten_five
 
 from .model import CLAIMANTS, PAYROLL, VACANCIES, Dim, QuerySpec, load_domain, ym
 
@@ -40,13 +37,19 @@ def sql_value(dim: Dim, value: Any) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def sql_condition(node: dict[str, Any], spec: QuerySpec) -> str:
+def sql_condition(
+    node: dict[str, Any], spec: QuerySpec, column_of_dim: Callable[[Dim], str] | None = None
+) -> str:
     """A `where` object as a SQL predicate: conditions in one object are ANDed, an empty
-    `and` is true, an empty `or` false, an empty `in` false, an empty `notIn` true."""
+    `and` is true, an empty `or` false, an empty `in` false, an empty `notIn` true.
+    Dimensions are read from the source's columns unless ``column_of_dim`` says where."""
     parts: list[str] = []
     for dim in spec.dataset.dims:
         for op, value in node.get(dim.filter, {}).items():
-            column = dimension_sql(dim, spec.geography)
+            if column_of_dim is None:
+                column = dimension_sql(dim, spec.geography)
+            else:
+                column = column_of_dim(dim)
             if op in ("in", "notIn"):
                 if not value:
                     parts.append("FALSE" if op == "in" else "TRUE")
@@ -56,13 +59,13 @@ def sql_condition(node: dict[str, Any], spec: QuerySpec) -> str:
             else:
                 parts.append(f"{column} {_COMPARE[op]} {sql_value(dim, value)}")
     if "and" in node:
-        items = [f"({sql_condition(item, spec)})" for item in node["and"]]
+        items = [f"({sql_condition(item, spec, column_of_dim)})" for item in node["and"]]
         parts.append(" AND ".join(items) if items else "TRUE")
     if "or" in node:
-        items = [f"({sql_condition(item, spec)})" for item in node["or"]]
+        items = [f"({sql_condition(item, spec, column_of_dim)})" for item in node["or"]]
         parts.append(" OR ".join(items) if items else "FALSE")
     if "not" in node:
-        parts.append(f"NOT ({sql_condition(node['not'], spec)})")
+        parts.append(f"NOT ({sql_condition(node['not'], spec, column_of_dim)})")
     return " AND ".join(f"({p})" for p in parts) if parts else "TRUE"
 
 
@@ -144,48 +147,9 @@ def ordered_sql(spec: QuerySpec, grouped: str) -> str:
     )
 
 
-# --- published values ---------------------------------------------------------------
-
-
-Disclose = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def exact(cell: dict[str, Any]) -> dict[str, Any]:
-    return cell
-
-
-def claimants_perturbed(cell: dict[str, Any]) -> dict[str, Any]:
-    return {**cell, "m_claimants": perturb(cell["m_claimants"], cell["ck"] or 0)}
-
-
-def employees_ten_five(cell: dict[str, Any]) -> dict[str, Any]:
-    """Employees under the 10-5 rule; mean pay only where employees are published. Marks
-    the cell ``suppressed`` when a value was withheld (a cell with no rows has none)."""
-    employees = ten_five(cell["m_employees"])
-    mean = cell["m_meanmonthlypay"] if employees is not None else None
-    suppressed = cell["m_employees"] is not None and employees is None
-    return {**cell, "m_employees": employees, "m_meanmonthlypay": mean, "suppressed": suppressed}
-
-
-def _compare(keys: list[tuple[str, bool]]) -> Callable[[dict[str, Any], dict[str, Any]], int]:
-    def compare(a: dict[str, Any], b: dict[str, Any]) -> int:
-        for column, desc in keys:
-            x, y = a[column], b[column]
-            if x == y:
-                continue
-            if x is None or y is None:  # nulls last, whichever the direction
-                return 1 if x is None else -1
-            result = -1 if x < y else 1
-            return -result if desc else result
-        return 0
-
-    return compare
-
-
 @dataclass(frozen=True)
 class Answer:
     cells: list[tuple[Any, ...]]
-    suppressed: int
 
 
 class PropertyOracle:
@@ -221,25 +185,12 @@ class PropertyOracle:
                     row[name] = int(value)
         return rows
 
-    async def answer(self, spec: QuerySpec, disclose: Disclose = exact) -> Answer:
-        """What the server should return: rows of (grouped dimensions, selected measures),
-        and how many of them have a suppressed value."""
+    async def answer(self, spec: QuerySpec) -> Answer:
+        """What the server should return an owner (or anyone, for open data): rows of
+        (grouped dimensions, selected measures), exact."""
         grouped = grouped_sql(spec, self.table(spec), self.domain.rollup[spec.geography])
-        by_published = disclose is not exact and any(
-            f in spec.dataset.measures for f, _ in spec.order
-        )
-        if by_published:
-            # ordered by a published (disclosure-controlled) value: order after disclosure
-            rows = [disclose(r) for r in await self.fetch(spec, grouped)]
-            keys = [(column_of(spec, f), desc) for f, desc in sort_keys(spec)]
-            rows.sort(key=functools.cmp_to_key(_compare(keys)))
-            start = spec.offset or 0
-            rows = rows[start : start + (DEFAULT_LIMIT if spec.limit is None else spec.limit)]
-        else:
-            rows = [disclose(r) for r in await self.fetch(spec, ordered_sql(spec, grouped))]
-        # a cell without measures has nothing to withhold
-        suppressed = sum(1 for r in rows if r.get("suppressed")) if spec.measures else 0
-        return Answer([self.as_cell(spec, r) for r in rows], suppressed)
+        rows = await self.fetch(spec, ordered_sql(spec, grouped))
+        return Answer([self.as_cell(spec, r) for r in rows])
 
     @staticmethod
     def as_cell(spec: QuerySpec, row: dict[str, Any]) -> tuple[Any, ...]:
