@@ -39,12 +39,13 @@ def custom_cell(where: Filter | None, grouped: Collection[str]) -> CustomCell | 
 
 
 def pinned_values(where: Filter | None) -> dict[str, Any]:
-    """Dimension -> the one value a top-level condition pins it to (``eq``, ``in`` one)."""
-    pinned: dict[str, Any] = {}
+    """Dimension -> the one value top-level conditions pin it to (``eq``, ``in`` one).
+    Pins that disagree select nothing and name no category: the dimension is left out."""
+    pins: dict[str, set[Any]] = {}
     for node, under in _conditions(where, combined=False):
         if not under and _pins(node):
-            pinned.setdefault(node.field, node.values[0])  # type: ignore[index]
-    return pinned
+            pins.setdefault(node.field, set()).add(node.values[0])  # type: ignore[index]
+    return {name: next(iter(values)) for name, values in pins.items() if len(values) == 1}
 
 
 def _conditions(node: Filter | None, combined: bool) -> Iterator[tuple[Cond, str]]:

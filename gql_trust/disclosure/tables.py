@@ -58,7 +58,7 @@ def split_where(
     outer = {d.name for d in contract.dimensions if d.conformed in _OUTER} | (
         {d.name for d in contract.dimensions} - set(dimensions)
     )
-    items = where.items if isinstance(where, And) else (() if where is None else (where,))
+    items = conjuncts(where)
     pushed: list[Filter] = []
     kept: list[Filter] = []
     for item in items:
@@ -68,6 +68,16 @@ def split_where(
 
 
 _OUTER = (Conformed.AREA, Conformed.PERIOD)
+
+
+def conjuncts(where: Filter | None) -> list[Filter]:
+    """The items of a filter's top-level AND, nested ANDs flattened (a pin written inside
+    `and: [...]`, or beside the caller's row scope, is still a pin)."""
+    if where is None:
+        return []
+    if isinstance(where, And):
+        return [item for inner in where.items for item in conjuncts(inner)]
+    return [where]
 
 
 def _all(items: list[Filter]) -> Filter | None:
@@ -127,11 +137,24 @@ def lattice(
 
 
 def _axis_ok(where: Filter | None, name: str, value: Any) -> bool:
-    items = where.items if isinstance(where, And) else (() if where is None else (where,))
-    for item in items:
+    for item in conjuncts(where):
         if isinstance(item, Cond) and item.field == name and not matches(item, {name: value}):
             return False
     return True
+
+
+def as_zero(contract: Contract, rows: list[Row], dims: int, measures: tuple[str, ...]) -> list[Row]:
+    """A count or sum over no rows is 0, not null: an aggregate without GROUP BY over an
+    empty selection comes back as NULL, and a controlled release must publish it like
+    any other true zero."""
+    sums = [
+        dims + i
+        for i, m in enumerate(measures)
+        if contract.measure(m).aggregation is not Aggregation.RATIO
+    ]
+    if not any(row[i] is None for row in rows for i in sums):
+        return rows
+    return [tuple(0 if v is None and i in sums else v for i, v in enumerate(r)) for r in rows]
 
 
 def zero_measures(contract: Contract, measures: tuple[str, ...]) -> tuple[Any, ...]:

@@ -15,7 +15,15 @@ from ..disclosure.sparse import Withheld, sparse_groups
 from ..disclosure.standard_cells import RULE as STANDARD_CELLS
 from ..disclosure.standard_cells import custom_cell, pinned_values
 from ..disclosure.standard_cells import reason as standard_reason
-from ..disclosure.tables import categories, complete, lattice, matches, split_where, zero_measures
+from ..disclosure.tables import (
+    as_zero,
+    categories,
+    complete,
+    lattice,
+    matches,
+    split_where,
+    zero_measures,
+)
 from ..errors import Forbidden, InvalidQuery
 from ..planner import And, CellQuery, Cond, Filter, OrderKey
 from ..planner.query import walk
@@ -92,7 +100,7 @@ class ControlledTable:
         cells = lattice(axes, self.pushed, trust.settings.limits.max_table_cells)
         width = len(trust.compile(query.shape()).columns)
         empty = (*zero_measures(contract, query.measures), 0)[: width - len(dims)]
-        rows = complete(rows, len(dims), cells, empty)
+        rows = complete(as_zero(contract, rows, len(dims), query.measures), len(dims), cells, empty)
         cell_id = _cell_identity(contract, dims, self.pinned)
         rows, flags = apply_disclosure(
             contract, columns, rows, plan.disclosure, CELL_KEY, cell_id, trust.disclosure_key

@@ -257,7 +257,9 @@ def test_perturbed_means_need_the_disclosure_key(duckdb_trust_dir: Path, tmp_pat
     config = tmp_path / "gql-trust.toml"
     config.write_text(without, "utf-8")
     settings = load_settings(config)
-    with pytest.raises(ConfigError, match=r"payrolledEmployees use keyed disclosure control.*key_file"):
+    with pytest.raises(
+        ConfigError, match=r"payrolledEmployees use keyed disclosure control.*key_file"
+    ):
         Trust.from_settings(settings)
 
 

@@ -14,6 +14,7 @@ with sparse areas withheld, sorted on the published values and paged.
 from __future__ import annotations
 
 import functools
+import itertools
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from gql_trust.disclosure.perturbed_mean import cell_noise, perturbed_mean
 from .model import CLAIMANTS, PAYROLL, Caller, Dim, QuerySpec, load_domain, ym
 from .sql_oracle import DEFAULT_LIMIT, PropertyOracle, grouped_sql, sql_condition, sql_value
 
-SMALL = 3  # the sparse rule: "a true count under 3"
+SMALL = 3  # the sparse rule: "published under 3"
 SEPARATOR = "\x1f"  # between the parts of a standard cell's identity
 _MONTHS: dict[tuple[Any, ...], list[date]] = {}
 
@@ -223,7 +224,9 @@ class ControlledOracle:
         full = {"and": [pinned, decision.rest]}
         values = await self.cells(spec, full)
         names = [d.name for d in spec.dims]
-        sparse = await self.sparse_groups(spec, pinned) if spec.dataset is CLAIMANTS else set()
+        sparse = (
+            await self.sparse_groups(spec, caller, pinned) if spec.dataset is CLAIMANTS else set()
+        )
         table: list[Cell] = []
         for dims in lattice:
             key = tuple(dims[n] for n in names)
@@ -283,20 +286,25 @@ class ControlledOracle:
         """The sparse rule's group: the grouped area and period (or the whole table)."""
         return tuple(dims[n] for n in ("area", "period") if n in dims)
 
-    async def sparse_groups(self, spec: QuerySpec, pinned: dict[str, Any]) -> set[tuple[Any, ...]]:
-        """Groups where more than half of the non-zero cells have a true count under 3,
-        over every category of the other grouped dimensions whatever the filters on them
-        (so: the exact cells under the pins alone; absent cells are zeros)."""
-        nonzero: dict[tuple[Any, ...], int] = defaultdict(int)
-        small: dict[tuple[Any, ...], int] = defaultdict(int)
+    async def sparse_groups(
+        self, spec: QuerySpec, caller: Caller, pinned: dict[str, Any]
+    ) -> set[tuple[Any, ...]]:
+        """Groups where more than half of the cells are published under 3, over every
+        category of the other grouped dimensions whatever the filters on them (so: the
+        exact cells under the pins alone, absent cells being true zeros), read from the
+        published values only."""
+        exact = await self.cells(spec, pinned)
         names = [d.name for d in spec.dims]
-        for key, row in (await self.cells(spec, pinned)).items():
-            count = row["m_claimants"]
-            if count > 0:
-                group = self.group_of(spec, dict(zip(names, key, strict=True)))
-                nonzero[group] += 1
-                small[group] += count < SMALL
-        return {g for g in nonzero if 2 * small[g] > nonzero[g]}
+        lists = [await self.categories(d, spec, caller) for d in spec.dims]
+        cells: dict[tuple[Any, ...], int] = defaultdict(int)
+        small: dict[tuple[Any, ...], int] = defaultdict(int)
+        for key in itertools.product(*lists):
+            row = exact.get(tuple(normal(v) for v in key))
+            published = perturb(row["m_claimants"], row["ck"] or 0) if row else 0
+            group = self.group_of(spec, dict(zip(names, key, strict=True)))
+            cells[group] += 1
+            small[group] += published < SMALL
+        return {g for g in cells if 2 * small[g] > cells[g]}
 
     @staticmethod
     def compare(spec: QuerySpec) -> Any:

@@ -14,8 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings, target
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as _event
 from hypothesis import strategies as st
+from hypothesis import target as _target
+from hypothesis.control import currently_in_test_context
 
 from tests.conftest import TrustUnderTest
 
@@ -43,6 +46,17 @@ EXAMPLES = settings(
 # Controlled tables: more examples (refusals, callers and shapes to cover), still fast.
 CONTROLLED_EXAMPLES = settings(EXAMPLES, max_examples=80)
 FLOATS = {"meanMonthlyPay"}
+
+
+def event(value: str) -> None:
+    """hypothesis.event, also from the fixed tests that reuse these checks outside @given."""
+    if currently_in_test_context():
+        _event(value)
+
+
+def target(observation: float, label: str) -> None:
+    if currently_in_test_context():
+        _target(observation, label=label)
 
 
 async def check(trust: TrustUnderTest, spec: QuerySpec, who: str) -> list[tuple[Any, ...]]:
