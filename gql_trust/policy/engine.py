@@ -7,6 +7,7 @@ principal's attributes, so Casbin stays off the per-request hot path.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -61,6 +62,9 @@ class PolicyEngine:
             if not path.is_file():
                 raise ConfigError(f"policy file {path} is missing")
         self.enforcer = casbin.Enforcer(str(model), str(policy))
+        # Decisions are data with reasons, kept in the ledger; Casbin would also print each
+        # denial, with the caller's attributes, as a warning on stderr.
+        self.enforcer.logger.setLevel(logging.ERROR)
         for name, function in casbin_functions().items():
             self.enforcer.add_function(name, function)
         self.contracts = contracts

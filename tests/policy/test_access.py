@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -346,3 +347,15 @@ async def test_custom_sets_of_an_unselected_dimension_are_refused(
     assert "errors" not in owner
     selected = await ask(duckdb_trust, "hmrc", f"{{ {custom} {{ area {{ code }} claimants }} }}")
     assert [c["area"]["code"] for c in selected["data"]["claimants"]] == ["E08000025", "E08000026"]
+
+
+async def test_a_denial_is_not_printed_as_a_warning(
+    duckdb_trust: TrustUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refusals are recorded in the ledger with their rule; the policy library's own
+    warning per denial (with the caller's attributes) would flood the server's stderr."""
+    duckdb_trust.app.state.trust.policy._grant.cache_clear()
+    with caplog.at_level(logging.INFO):
+        body = await ask(duckdb_trust, "public", "{ claimants { claimants } }")
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert [r for r in caplog.records if r.name.startswith("casbin")] == []
