@@ -353,9 +353,17 @@ async def test_a_denial_is_not_printed_as_a_warning(
     duckdb_trust: TrustUnderTest, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Refusals are recorded in the ledger with their rule; the policy library's own
-    warning per denial (with the caller's attributes) would flood the server's stderr."""
+    warning per denial (with the caller's attributes) would flood the server's stderr.
+    Casbin disables its logger, but uvicorn's logging configuration, applied after the
+    app is built, enables every existing logger again: as here."""
     duckdb_trust.app.state.trust.policy._grant.cache_clear()
-    with caplog.at_level(logging.INFO):
-        body = await ask(duckdb_trust, "public", "{ claimants { claimants } }")
+    casbin_logger = logging.getLogger("casbin.enforcer")
+    was = casbin_logger.disabled
+    casbin_logger.disabled = False
+    try:
+        with caplog.at_level(logging.INFO):
+            body = await ask(duckdb_trust, "public", "{ claimants { claimants } }")
+    finally:
+        casbin_logger.disabled = was
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert [r for r in caplog.records if r.name.startswith("casbin")] == []
