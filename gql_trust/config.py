@@ -12,7 +12,6 @@ from .errors import ConfigError
 from .identity import AuthConfig, auth_from_dict
 from .ledger.config import LedgerConfig, ledger_from_dict
 
-SourceKind = Literal["duckdb", "postgres"]
 FileFormat = Literal["parquet", "csv"]
 
 CONFIG_ENV = "GQL_TRUST_CONFIG"
@@ -30,7 +29,7 @@ class FileRelation:
 @dataclass(frozen=True)
 class SourceConfig:
     name: str
-    kind: SourceKind
+    kind: str  # a registered source kind (gql_trust/sources/registry.py)
     database: Path | None = None  # DuckDB database file, opened read-only
     dsn: str | None = None  # PostgreSQL
     schema: str | None = None  # qualifies relation names in PostgreSQL
@@ -217,39 +216,26 @@ def _proxies(raw: Any, where: str) -> tuple[str, ...]:
 
 
 def _source(name: str, body: dict[str, Any], resolve: Any, where: str) -> SourceConfig:
-    kind = body.get("kind")
-    if kind == "postgres":
-        dsn = body.get("dsn")
-        if not dsn:
-            raise ConfigError(f"{where}: [sources.{name}] of kind 'postgres' needs a 'dsn'")
-        return SourceConfig(
-            name=name,
-            kind="postgres",
-            dsn=str(dsn),
-            schema=body.get("schema"),
-            pool_size=int(body.get("pool_size", 8)),
-            statement_timeout_s=float(body.get("statement_timeout_s", 30.0)),
-        )
-    if kind == "duckdb":
-        relations = []
-        for rel_name, rel in (body.get("relations") or {}).items():
-            formats = [f for f in ("parquet", "csv") if f in rel]
-            if len(formats) != 1:
-                raise ConfigError(
-                    f"{where}: [sources.{name}.relations.{rel_name}] needs exactly one of "
-                    "'parquet' or 'csv' (a file path or glob)"
-                )
-            fmt: FileFormat = "parquet" if formats[0] == "parquet" else "csv"
-            relations.append(FileRelation(rel_name, fmt, str(resolve(rel[fmt]))))
-        database = body.get("database")
-        return SourceConfig(
-            name=name,
-            kind="duckdb",
-            database=resolve(database) if database else None,
-            relations=tuple(relations),
-            statement_timeout_s=float(body.get("statement_timeout_s", 30.0)),
-        )
-    raise ConfigError(f"{where}: [sources.{name}] has kind {kind!r}; use 'duckdb' or 'postgres'")
+    """A `[sources.<name>]` table, read by its kind (gql_trust/sources/registry.py)."""
+    from .sources import source_kind  # the kinds import this module
+
+    table = f"{where}: [sources.{name}]"
+    return source_kind(body.get("kind"), table).settings(name, body, resolve, table)
+
+
+def relations_from(body: dict[str, Any], resolve: Any, table: str) -> tuple[FileRelation, ...]:
+    """`[...relations.<name>]` tables naming files read in place (`parquet` or `csv`)."""
+    relations = []
+    for rel_name, rel in (body.get("relations") or {}).items():
+        formats = [f for f in ("parquet", "csv") if f in rel]
+        if len(formats) != 1:
+            raise ConfigError(
+                f"{table[:-1]}.relations.{rel_name}] needs exactly one of "
+                "'parquet' or 'csv' (a file path or glob)"
+            )
+        fmt: FileFormat = "parquet" if formats[0] == "parquet" else "csv"
+        relations.append(FileRelation(rel_name, fmt, str(resolve(rel[fmt]))))
+    return tuple(relations)
 
 
 def _limits(raw: dict[str, Any], where: str) -> LimitsConfig:

@@ -105,6 +105,7 @@ class Trust:
             table=source.table(contract.relation),
             dialect=source.dialect,
             reference=self.reference,
+            parameters=source.parameters,
         )
 
     async def run(
@@ -163,7 +164,8 @@ class Trust:
             rows = await source.fetch(sql, ())
         except TrustError:
             return None  # the catalog still lists the dataset while its source is down
-        result = (rows[0][0], rows[0][1], int(rows[0][2])) if rows else None
+        first, last, count = rows[0] if rows else (None, None, 0)
+        result = (_as_month(first), _as_month(last), int(count)) if first is not None else None
         self._coverage[contract.name] = (time.monotonic(), result)
         return result
 
@@ -192,6 +194,16 @@ class Trust:
         names = list(self.sources)
         results = await asyncio.gather(*(check(self.sources[n]) for n in names))
         return dict(zip(names, results, strict=True))
+
+
+def _as_month(value: Any) -> Any:
+    """A period as a date, also from a source that keeps it as text ("YYYY-MM[-DD]")."""
+    if isinstance(value, str) and len(value) >= 7 and value[4] == "-":
+        try:
+            return date(int(value[:4]), int(value[5:7]), 1)
+        except ValueError:
+            return value
+    return _day(value) if isinstance(value, date) else value
 
 
 def _day(value: date) -> date:

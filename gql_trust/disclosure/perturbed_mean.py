@@ -41,6 +41,9 @@ def perturbed_mean(
     """The published mean of a cell whose exact mean and count are given."""
     if mean is None or not count or not published_count:
         return None
+    # A parallel SUM of doubles can differ in its last bits from one run to the next; the
+    # mean is cut to a millionth first so that the same cell always rounds the same way.
+    mean = round(mean, 6)
     total = mean * count + noise * mean
     return float(round(total / published_count))
 
@@ -71,7 +74,7 @@ class PerturbedMean(Method):
         count = measure.suppressed_with or ""
         noise = cell_noise(cell.secret, cell.identity())
         published = perturbed_mean(value, cell.exact(count), cell.published(count), noise)
-        return published, False, True
+        return published, published is None, published is not None  # null with its count
 
 
 register(PerturbedMean())

@@ -35,9 +35,12 @@ def compile_query(
     table: exp.Table,
     dialect: str,
     reference: Reference,
+    parameters: str = "numbered",
 ) -> Compiled:
-    """``query`` should be a shape (``CellQuery.shape()``); values are bound later."""
-    builder = _Builder(contract, query, table, reference)
+    """``query`` should be a shape (``CellQuery.shape()``); values are bound later, as
+    ``$1, $2...`` (``parameters="numbered"``) or named ``:p1, :p2...`` (``"named"``, for
+    engines that bind by name, such as Spark), in ``params()`` order."""
+    builder = _Builder(contract, query, table, reference, parameters)
     statement = builder.statement()
     columns = query.dimensions + query.measures + ((CELL_KEY,) if builder.cell_key else ())
     return Compiled(statement.sql(dialect=dialect), columns, dialect)
@@ -45,9 +48,15 @@ def compile_query(
 
 class _Builder:
     def __init__(
-        self, contract: Contract, query: CellQuery, table: exp.Table, reference: Reference
+        self,
+        contract: Contract,
+        query: CellQuery,
+        table: exp.Table,
+        reference: Reference,
+        parameters: str = "numbered",
     ) -> None:
         self.contract, self.query, self.reference = contract, query, reference
+        self.named = parameters == "named"
         self.table = table.as_("t") if not table.alias else table
         self.next_param = 1
         area = contract.conformed(Conformed.AREA)
@@ -68,10 +77,12 @@ class _Builder:
             d in fixed for d in contract.unique_per
         )
 
-    def param(self) -> exp.Parameter:
-        p = exp.Parameter(this=exp.Literal.number(self.next_param))
+    def param(self) -> exp.Expression:
+        """The next bound value's placeholder (values bind in the order params() lists)."""
         self.next_param += 1
-        return p
+        if self.named:
+            return exp.Placeholder(this=f"p{self.next_param - 1}")
+        return exp.Parameter(this=exp.Literal.number(self.next_param - 1))
 
     # --- expressions -------------------------------------------------------------
 

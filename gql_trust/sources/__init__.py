@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from ..config import SourceConfig
 from .base import Source, SourceStats
 from .duckdb import DuckDBSource
 from .postgres import PostgresSource
+from .registry import KINDS, open_source, register, source_kind
 
-
-def open_source(config: SourceConfig) -> Source:
-    if config.kind == "postgres":
-        return PostgresSource(config)
-    return DuckDBSource(config)
-
-
-__all__ = ["DuckDBSource", "PostgresSource", "Source", "SourceStats", "open_source"]
+__all__ = [
+    "KINDS",
+    "DuckDBSource",
+    "PostgresSource",
+    "Source",
+    "SourceStats",
+    "open_source",
+    "register",
+    "source_kind",
+]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlglot import exp
@@ -22,8 +23,18 @@ class SourceStats:
 
 
 class Source(abc.ABC):
-    kind: ClassVar[str]
+    kind: ClassVar[str]  # the `kind` of its settings table, in the registry
     dialect: ClassVar[str]  # sqlglot dialect the planner renders for this source
+    # Bound values as $1, $2... ("numbered"), or by name as :p1, :p2... ("named": fetch
+    # then gets them as {"p1": ..., "p2": ...} from ``named_parameters``).
+    parameters: ClassVar[str] = "numbered"
+
+    @classmethod
+    @abc.abstractmethod
+    def settings(
+        cls, name: str, body: dict[str, Any], resolve: Callable[[str], Path], table: str
+    ) -> SourceConfig:
+        """Read this kind's `[sources.<name>]` table; ``table`` names it in errors."""
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
@@ -54,6 +65,10 @@ class Source(abc.ABC):
 
     def table(self, relation: str) -> exp.Table:
         return exp.table_(relation, db=self.config.schema, quoted=True)
+
+    @staticmethod
+    def named_parameters(params: Sequence[Any]) -> dict[str, Any]:
+        return {f"p{i}": value for i, value in enumerate(params, start=1)}
 
     def _count(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         self.stats.queries += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,16 +18,31 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from ..config import SourceConfig
+from ..config import SourceConfig, relations_from
 from ..errors import SourceTimeout, SourceUnavailable
 from .base import Source
+from .registry import register
 
 _READERS = {"parquet": "read_parquet", "csv": "read_csv"}
 
 
+@register
 class DuckDBSource(Source):
     kind = "duckdb"
     dialect = "duckdb"
+
+    @classmethod
+    def settings(
+        cls, name: str, body: dict[str, Any], resolve: Callable[[str], Path], table: str
+    ) -> SourceConfig:
+        database = body.get("database")
+        return SourceConfig(
+            name=name,
+            kind=cls.kind,
+            database=resolve(database) if database else None,
+            relations=relations_from(body, resolve, table),
+            statement_timeout_s=float(body.get("statement_timeout_s", 30.0)),
+        )
 
     def __init__(self, config: SourceConfig, threads: int = 4) -> None:
         super().__init__(config)
@@ -115,9 +130,17 @@ class DuckDBSource(Source):
         return datetime.fromtimestamp(max(times), tz=UTC) if times else None
 
     async def ping(self) -> None:
-        # Not through fetch: stats count what callers' queries read, not health checks.
+        """Touch every relation: files read in place may be gone or unreadable while the
+        connection itself is fine. Not through fetch: stats count callers' queries."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._pool, self._run, "SELECT 1", (), [])
+        checks = ["SELECT 1"]
+        for relation in self.config.relations:
+            name = exp.to_identifier(relation.name, quoted=True).sql("duckdb")
+            checks.append(f"SELECT 1 FROM {name} LIMIT 1")
+        if self.config.database is not None and not self.config.database.is_file():
+            raise SourceUnavailable(f"source '{self.name}' is unavailable")
+        for sql in checks:
+            await loop.run_in_executor(self._pool, self._run, sql, (), [])
 
     async def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -5,21 +5,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from ..config import SourceConfig
-from ..errors import SourceTimeout, SourceUnavailable
+from ..errors import ConfigError, SourceTimeout, SourceUnavailable
 from .base import Source
+from .registry import register
 
 CANCEL_GRACE_S = 0.5  # past a statement's timeout, for its cancel to reach the server
 
 
+@register
 class PostgresSource(Source):
     kind = "postgres"
     dialect = "postgres"
+
+    @classmethod
+    def settings(
+        cls, name: str, body: dict[str, Any], resolve: Callable[[str], Path], table: str
+    ) -> SourceConfig:
+        dsn = body.get("dsn")
+        if not dsn:
+            raise ConfigError(f"{table} of kind 'postgres' needs a 'dsn'")
+        return SourceConfig(
+            name=name,
+            kind=cls.kind,
+            dsn=str(dsn),
+            schema=body.get("schema"),
+            pool_size=int(body.get("pool_size", 8)),
+            statement_timeout_s=float(body.get("statement_timeout_s", 30.0)),
+        )
 
     def __init__(self, config: SourceConfig) -> None:
         super().__init__(config)

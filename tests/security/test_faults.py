@@ -91,6 +91,9 @@ async def test_missing_parquet_files_name_the_dataset(
         assert "payrolledEmployees" in body["errors"][0]["message"]
         assert body["data"]["claimants"] and body["data"]["vacancies"]
         assert_no_leak(body, str(tmp_path))
+        # Readiness touches the relation: `SELECT 1` alone said "ok" here.
+        ready = await client.client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["failing"] == ["hmrc"]
 
 
 async def test_corrupt_csv_is_a_clear_error(duckdb_trust: TrustUnderTest, tmp_path: Path) -> None:
