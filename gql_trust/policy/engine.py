@@ -23,6 +23,7 @@ from .agreements import Agreement, load_agreements
 from .conditions import Subject, casbin_functions
 
 ACTIONS = ("read", "filter", "group", "exact")
+IN_FORCE_RULE = "agreement-in-force"  # refuses everything under a suspended or lapsed agreement
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,12 @@ class PolicyEngine:
     def _decide(self, principal: Principal, dataset: str, geography: Level, today: date) -> Grant:
         contract = self.contracts[dataset]
         decisions: dict[tuple[str, str], Decision] = {}
+        agreement = self.agreements.get(principal.agreement or "")
+        refusal = agreement.not_in_force(today) if agreement is not None else None
+        if refusal is not None:
+            refused = Decision(False, IN_FORCE_RULE, refusal)
+            decisions = {(f, a): refused for f in contract.field_names for a in ACTIONS}
+            return Grant(dataset, decisions, ())
         obligations: dict[str, str] = {}
         for field in contract.field_names:
             for action in ACTIONS:
