@@ -15,6 +15,7 @@ from .contracts import Contract, load_contracts
 from .contracts.model import Conformed, Disclosure
 from .disclosure.tables import months
 from .errors import ConfigError, SourceTimeout, SourceUnavailable, TrustError
+from .ledger.record import policy_version
 from .planner import CellQuery, Compiled, compile_coverage, compile_query
 from .policy import PolicyEngine
 from .reference import Reference, load_reference
@@ -75,6 +76,7 @@ class Trust:
                     f"[sources.{contract.source}] to {settings.path or 'the settings file'}"
                 )
         self.policy = PolicyEngine(settings.policies_dir, self.contracts)
+        self.policy.version = policy_version(settings.policies_dir)
         self.disclosure_key = _disclosure_key(settings, contracts)
         self._coverage: dict[str, tuple[float, Any]] = {}
         self.compile = lru_cache(maxsize=4096)(self._compile)

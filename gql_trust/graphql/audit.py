@@ -159,7 +159,7 @@ async def resolve_audit_log(
     where: AuditWhere | None = None,
 ) -> list[AuditEntry] | None:
     ctx: RequestContext = info.context
-    decision = ctx.trust.policy.allows(ctx.principal, "auditLog", "entries", "read")
+    decision = ctx.policy.allows(ctx.principal, "auditLog", "entries", "read")
     if not decision.allowed:
         ctx.trace.denials.append(
             Denial("auditLog", "entries", "read", decision.rule, decision.reason)

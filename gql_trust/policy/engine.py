@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import casbin
 
@@ -66,6 +67,8 @@ class PolicyEngine:
             self.enforcer.add_function(name, function)
         self.contracts = contracts
         self.agreements: dict[str, Agreement] = load_agreements(policies_dir / "agreements.yaml")
+        self.version: str | None = None  # SHA-256 of the files read (set by whoever loads it)
+        self.documents: Any = None  # TrustedDocuments of the agreements (documents.py)
         self._lock = threading.Lock()  # Casbin's enforcer is not documented as thread-safe
         self._grant = lru_cache(maxsize=4096)(self._decide)
 
