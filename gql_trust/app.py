@@ -77,6 +77,11 @@ class TrustGraphQL(GraphQL):
             raise HTTPException(400, f"The request body is nested deeper than {MAX_JSON_DEPTH}")
         return parsed if self._in_query_params else carry_document_id(parsed)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        params = request.query_params  # a GET naming a trusted document runs it
+        named = "documentId" in params or "extensions" in params
+        return not named and super().should_render_graphql_ide(request)
+
     _in_query_params = False  # parse_json then reads a GET's variables, not a request
 
     def parse_query_params(self, params: Any) -> dict[str, Any]:
