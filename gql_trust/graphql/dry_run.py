@@ -83,7 +83,7 @@ class DryRun(SchemaExtension):
 
     report: dict[str, Any] | None = None
 
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         requested = self.execution_context.operation_extensions or {}
         context = self.execution_context.context
         if requested.get(DRY_RUN) is not True or not hasattr(context, "dry_run"):
