@@ -24,6 +24,7 @@ from strawberry.asgi import GraphQL
 from . import graphiql
 from .catalog_page import render_catalog
 from .config import CONFIG_ENV, Settings, load_settings
+from .documents import carry_document_id, trusted_document
 from .errors import LedgerUnavailable, Unauthenticated
 from .graphql import build_schema
 from .graphql.context import RequestContext
@@ -31,9 +32,10 @@ from .identity import PUBLIC, authenticate
 from .ledger import Ledger
 from .ledger import http as ledger_http
 from .ledger.gate import LedgerGate, capture
-from .ledger.record import Proxies, policy_version
+from .ledger.record import Proxies
 from .metrics import Metrics, MetricsMiddleware
 from .observability import RequestIdMiddleware
+from .policy.reload import PolicyCollector, live_policies
 from .trust import Trust
 
 
@@ -73,7 +75,22 @@ class TrustGraphQL(GraphQL):
             raise HTTPException(400, "The request body must be a JSON object")
         if _depth(parsed) > MAX_JSON_DEPTH:
             raise HTTPException(400, f"The request body is nested deeper than {MAX_JSON_DEPTH}")
-        return parsed
+        return parsed if self._in_query_params else carry_document_id(parsed)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        params = request.query_params  # a GET naming a trusted document runs it
+        named = "documentId" in params or "extensions" in params
+        return not named and super().should_render_graphql_ide(request)
+
+    _in_query_params = False  # parse_json then reads a GET's variables, not a request
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        self._in_query_params = True
+        try:
+            data = super().parse_query_params(params)
+        finally:
+            self._in_query_params = False
+        return carry_document_id(data)  # type: ignore[no-any-return]
 
     async def execute_single(
         self,
@@ -90,8 +107,13 @@ class TrustGraphQL(GraphQL):
         context = replace(
             context, loaders={}, operation_named=request_data.operation_name is not None
         )
+        # A trusted document named by id becomes the query; GET runs only those.
+        request_data, refusal = trusted_document(request_data, context, request_adapter.method)
         # The ledger gate around the route records it before the response leaves.
         operation = capture(request, request_data, context)
+        if refusal is not None:
+            operation.finish(refusal)
+            return refusal
         result = await super().execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
         )
@@ -101,20 +123,22 @@ class TrustGraphQL(GraphQL):
 
 def create_app(settings: Settings) -> Starlette:
     trust = Trust.from_settings(settings)
-    graphql_app = TrustGraphQL(trust, allow_queries_via_get=False)
+    graphql_app = TrustGraphQL(trust, allow_queries_via_get=True)  # trusted documents only
     ledger = Ledger.from_config(settings.ledger)
-    in_force = policy_version(settings.policies_dir)  # the files the policy was loaded from
+    # policies/ is re-read while the server runs; each request records the set it began with.
+    policies = live_policies(trust, graphql_app.schema, ledger)
     ledger_gate = LedgerGate(
         ledger,
         lambda: {a.id: a.daily_cell_budget for a in trust.policy.agreements.values()},
         proxies=Proxies(settings.server.trusted_proxies),
-        policy_version=lambda: in_force,
+        policy_version=lambda: trust.policy.version,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await trust.start()
         await _start_ledger(ledger)
+        policies.start()
         # Everything built so far (schema, contracts, policy, libraries) lives as long as
         # the process: moved out of the collector's reach, a full collection scans only
         # what requests made (one used to take ~70 ms in the middle of a large response).
@@ -122,6 +146,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await policies.stop()
             await ledger.close()
             await trust.close()
 
@@ -164,6 +189,7 @@ def create_app(settings: Settings) -> Starlette:
         return HTMLResponse(await render_catalog(trust))
 
     metrics = Metrics(trust, ledger)
+    metrics.registry.register(PolicyCollector(policies))
 
     async def metrics_route(request: Request) -> Response:
         body, content_type = await metrics.render(request.headers.get("accept", ""))
@@ -200,6 +226,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.trust = trust
     app.state.ledger = ledger
     app.state.metrics = metrics
+    app.state.policies = policies
     return app
 
 

@@ -284,6 +284,36 @@ def schema_sdl(config: Path | None = None, *, federation: bool = False) -> str:
     return complete_sdl(built._schema)  # the GraphQLSchema Strawberry serves
 
 
+@main.group()
+def documents() -> None:
+    """Trusted documents: the operations an agreement has approved."""
+
+
+@documents.command("add")
+@click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
+@click.option("--agreement", "agreement_id", required=True, help="The agreement's id.")
+@click.argument("query_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def documents_add(config: Path | None, agreement_id: str, query_file: Path) -> None:
+    """Add the operation in QUERY_FILE to the agreement's trusted documents manifest and
+    print its documentId. The running server takes it within seconds."""
+    from .documents import add_document
+    from .policy.agreements import load_agreements
+
+    settings = load_settings(config)
+    agreements = load_agreements(settings.policies_dir / "agreements.yaml")
+    agreement = agreements.get(agreement_id)
+    if agreement is None:
+        _fail(f"agreement {agreement_id} is not in {settings.policies_dir / 'agreements.yaml'}")
+        return
+    if agreement.trusted_documents is None:
+        _fail(
+            f"agreement {agreement_id} names no manifest: add `trusted_documents: "
+            f"{agreement_id}.documents.json` to it in agreements.yaml"
+        )
+        return
+    click.echo(f"sha256:{add_document(agreement.trusted_documents, query_file)}")
+
+
 @main.command()
 @click.option("--config", "config", type=click.Path(path_type=Path), envvar=CONFIG_ENV)
 def check(config: Path | None) -> None:

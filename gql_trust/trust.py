@@ -16,6 +16,7 @@ from .contracts.model import Conformed
 from .disclosure.methods import METHODS
 from .disclosure.tables import months
 from .errors import ConfigError, SourceTimeout, SourceUnavailable, TrustError
+from .ledger.record import policy_version
 from .planner import CellQuery, Compiled, compile_coverage, compile_query
 from .policy import PolicyEngine
 from .reference import Reference, load_reference
@@ -76,6 +77,7 @@ class Trust:
                     f"[sources.{contract.source}] to {settings.path or 'the settings file'}"
                 )
         self.policy = PolicyEngine(settings.policies_dir, self.contracts)
+        self.policy.version = policy_version(settings.policies_dir)
         self.disclosure_key = _disclosure_key(settings, contracts)
         self._coverage: dict[str, tuple[float, Any]] = {}
         self.compile = lru_cache(maxsize=4096)(self._compile)

@@ -12,7 +12,10 @@ a worker that dies and forwards signals.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import socket
 import sys
 from typing import Any
@@ -45,10 +48,22 @@ class SocketPerWorker:
         return bind_reuse_port, (self.host, self.port)
 
 
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, but SIGHUP asks every worker to re-read its policies rather
+    than restarting them all (which would drop the requests they are serving)."""
+
+    def handle_hup(self) -> None:
+        logger.info("Received SIGHUP, asking the workers to re-read their policies.")
+        for process in self.processes:
+            if process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGHUP)
+
+
 def serve_workers(config: Config) -> None:
     """Run ``config.workers`` supervised workers until interrupted."""
     if not hasattr(socket, "SO_REUSEPORT") or config.uds is not None or config.fd is not None:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        Supervisor(config, sockets=[config.bind_socket()]).run()
         return
     try:
         # Bound but never listening: it fails fast when the address is taken, resolves
@@ -69,4 +84,4 @@ def serve_workers(config: Config) -> None:
             port,
             config.workers,
         )
-        Multiprocess(config, sockets=[SocketPerWorker(config.host, port)]).run()  # type: ignore[list-item]
+        Supervisor(config, sockets=[SocketPerWorker(config.host, port)]).run()  # type: ignore[list-item]

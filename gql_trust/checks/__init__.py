@@ -84,6 +84,7 @@ async def check_trust(trust: Trust, today: date | None = None) -> Report:
     agreements = read_agreements(agreements_file)
     report.agreements = len(agreements)
     report.problems += check_agreements(agreements, trust.contracts, rules, today)
+    report.problems += _check_documents(trust)
     await trust.start()
     try:
         report.sources = await trust.readiness()
@@ -99,6 +100,20 @@ async def check_trust(trust: Trust, today: date | None = None) -> Report:
     finally:
         await trust.close()
     return report
+
+
+def _check_documents(trust: Trust) -> list[Problem]:
+    """Trusted-document manifests: ids match bodies, and each body is valid here."""
+    from ..documents import load_documents
+    from ..errors import ConfigError
+    from ..graphql import build_schema
+
+    schema = build_schema(tuple(trust.contracts.values()))
+    try:
+        load_documents(trust.policy.agreements, schema._schema)
+    except ConfigError as exc:
+        return [Problem("trusted documents", exc.message)]
+    return []
 
 
 def _unreachable(name: str, contracts: Iterable[Contract]) -> Problem:

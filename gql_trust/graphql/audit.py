@@ -66,7 +66,11 @@ class AuditEntry:
     agreement: str | None
     area: str | None = strawberry.field(description="The principal's area claim (row scope).")
     policy_version: str | None = strawberry.field(
-        description="SHA-256 of the policy files that decided the request."
+        description="SHA-256 of the policy files that decided the request (for a "
+        "POLICY_CHANGE: the set that took effect)."
+    )
+    previous_policy_version: str | None = strawberry.field(
+        description="POLICY_CHANGE only: the policy version it replaced."
     )
     transport: str = strawberry.field(
         description="http, or gateway (through federation, from a trusted proxy)."
@@ -111,6 +115,7 @@ class AuditEntry:
             agreement=entry.agreement,
             area=entry.area,
             policy_version=entry.policy_version,
+            previous_policy_version=entry.previous_policy_version,
             transport=entry.transport,
             operation_name=entry.operation_name,
             query_hash=entry.query_hash,
@@ -154,7 +159,7 @@ async def resolve_audit_log(
     where: AuditWhere | None = None,
 ) -> list[AuditEntry] | None:
     ctx: RequestContext = info.context
-    decision = ctx.trust.policy.allows(ctx.principal, "auditLog", "entries", "read")
+    decision = ctx.policy.allows(ctx.principal, "auditLog", "entries", "read")
     if not decision.allowed:
         ctx.trace.denials.append(
             Denial("auditLog", "entries", "read", decision.rule, decision.reason)

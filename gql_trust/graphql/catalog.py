@@ -15,7 +15,7 @@ from .context import RequestContext
 async def resolve_datasets(info: Info) -> list[Dataset]:
     ctx: RequestContext = info.context
     entries = await catalog.describe_all(ctx.trust)
-    policy = ctx.trust.policy
+    policy = ctx.policy
     return [
         _dataset(entry, ctx.trust.contracts[entry.name], policy, ctx.principal) for entry in entries
     ]

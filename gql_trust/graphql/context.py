@@ -22,6 +22,12 @@ class RequestContext:
     principal: Principal = PUBLIC
     operation_named: bool = True  # did the request name its operation?
     started: float = field(default_factory=time.monotonic)
+    policy: Any = None  # the PolicyEngine in force when the request began (reloads swap it)
+    dry_run: Any = None  # DryRunNotes when the request asked for a dry run
+
+    def __post_init__(self) -> None:
+        if self.policy is None:
+            self.policy = self.trust.policy
 
     def remaining(self) -> float:
         """Seconds left before the request's deadline: no source call may outlive it."""

@@ -21,7 +21,7 @@ class Explain(SchemaExtension):
         trust = getattr(context, "trust", None)
         if trust is None:
             return {}
-        decision = trust.policy.allows(context.principal, "explain", "*", "read")
+        decision = context.policy.allows(context.principal, "explain", "*", "read")
         if not decision.allowed:
             return {"explain": {"allowed": False, "reason": decision.reason}}
         return {

@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from ..errors import TrustError
+from .dry_run import DryRun
 from .explain import Explain
 from .observe import Observe
 from .request_id import RequestId
@@ -37,6 +38,7 @@ def schema_extensions() -> list[Callable[[], SchemaExtension]]:
         lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
         DisclosureReport,
         Explain,
+        DryRun,
         Observe,  # outcome and what the operation did, for /metrics
         RequestId,  # extensions.requestId, as in X-Request-Id and the ledger entry
     ]

@@ -15,6 +15,7 @@ from ..contracts.model import Conformed
 from ..reference import Level
 from .common import Geography, SortDirection, StringFilter, list_of
 from .context import RequestContext
+from .dry_run import response_path
 from .filters import FilterBuilder, format_period
 from .requests import check_limit, check_offset, order_keys, plan_cells, sort_nulls_last
 from .selection import selected_names
@@ -148,7 +149,11 @@ class LabourMarket:
         ]
         cells = sort_nulls_last(cells, order, lambda cell, field: cell[field])
         page = cells[offset : offset + limit]
-        ctx.trace.cells += sum(1 for c in page for m in PARTS if c[m] is not None)
+        released = sum(1 for c in page for m in PARTS if c[m] is not None)
+        ctx.trace.cells += released
+        if ctx.dry_run is not None:
+            methods = {m: ctx.disclosure.methods.get(".".join(PARTS[m]), "exact") for m in parts}
+            ctx.dry_run.add(response_path(info), "labourMarket", released, methods)
         return [self.to_cell(c) for c in page]
 
     async def fetch_part(

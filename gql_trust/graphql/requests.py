@@ -58,7 +58,9 @@ class Plan:
         if self.table is not None:
             rows = await self.table.release(ctx, self, rows)
         if release:
-            ctx.trace.cells += _released(rows, len(self.query.dimensions), len(self.query.measures))
+            ctx.trace.cells += released_cells(
+                rows, len(self.query.dimensions), len(self.query.measures)
+            )
         return rows
 
 
@@ -207,7 +209,7 @@ def plan_cells(
 ) -> Plan:
     """Authorise a logical query for the caller; inject its row obligations; pick the
     disclosure control for each measure. Raises Forbidden at plan time, before any SQL."""
-    grant = ctx.trust.policy.grant(ctx.principal, contract.name, geography)
+    grant = ctx.policy.grant(ctx.principal, contract.name, geography)
     checks = [(d, "group") for d in dimensions]
     checks += [(f, "read") for f in (*(visible if visible is not None else dimensions), *measures)]
     checks += [(c.field, "filter") for c in walk(where)]
@@ -262,7 +264,7 @@ def _refuse(
     raise Forbidden(f"not allowed to {action} {contract.name}.{field}", reason=reason, rule=rule)
 
 
-def _released(rows: list[tuple[Any, ...]], dimensions: int, measures: int) -> int:
+def released_cells(rows: list[tuple[Any, ...]], dimensions: int, measures: int) -> int:
     """Cells with at least one published (non-null) measure."""
     if measures == 0:
         return len(rows)

@@ -23,6 +23,7 @@ from .catalog import resolve_datasets
 from .cells import CellLayout, Cells, DatasetTypes, cell_layout, dataset_types
 from .common import AreaWhere, Dataset, Geography, list_of
 from .context import RequestContext
+from .dry_run import note_plan
 from .fast_lists import FastListExecutionContext
 from .federation import FederatedSchema, entity_type, reference_resolver
 from .filters import FilterBuilder
@@ -152,7 +153,10 @@ class Model:
                 ctx, contract, info, where=where, geography=geography,
                 order_by=order_by, limit=limit, offset=offset,
             )  # fmt: skip
-            return model.cells(contract.name, plan.query, await plan.run(ctx))
+            rows = await plan.run(ctx)
+            if ctx.dry_run is not None:
+                note_plan(ctx, info, plan, rows)
+            return model.cells(contract.name, plan.query, rows)
 
         resolve.__annotations__.update(
             where=types.where | None,
@@ -195,6 +199,8 @@ class Model:
                         scope=Cond(partition, "in", tuple(codes)),
                     )  # fmt: skip
                     rows = await plan.run(ctx)
+                    if ctx.dry_run is not None:
+                        note_plan(ctx, info, plan, rows, batched=True)
                     position = plan.query.dimensions.index(partition)
                     groups: dict[str, list[Any]] = defaultdict(list)
                     for row in rows:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import merkle
-from .entry import GENESIS, Entry
+from .entry import GENESIS, Entry, Outcome
 from .note import Checkpoint, NoteError, Signer, Verifier
 from .rows import Unreadable
 
@@ -52,15 +52,25 @@ def budget_keys(batch: Sequence[Pending]) -> list[BudgetKey]:
 
 
 def link(
-    batch: Sequence[Pending], head: Head, used: Mapping[BudgetKey, int]
+    batch: Sequence[Pending],
+    head: Head,
+    used: Mapping[BudgetKey, int],
+    latest_policy: str | None = None,
 ) -> tuple[list[Entry], dict[BudgetKey, int]]:
     """Reserve each claim (or refuse it whole), then chain the entries after ``head``.
 
-    Returns the sealed entries and the new totals of the budgets that changed."""
+    A POLICY_CHANGE to the version already recorded last (``latest_policy``: another
+    worker or host saw the same change first) is not appended: it comes back unsealed
+    (id 0). Returns the entries and the new totals of the budgets that changed."""
     totals = dict(used)
     entries = []
     for pending in batch:
         entry, claim = pending.entry, pending.claim
+        if entry.outcome is Outcome.POLICY_CHANGE:
+            if entry.policy_version == latest_policy:
+                entries.append(entry)
+                continue
+            latest_policy = entry.policy_version
         if claim is not None and claim.cells > 0:
             spent = totals.get(claim.key, 0)
             if spent + claim.cells > claim.limit:
@@ -97,10 +107,13 @@ def seal(
     used: Mapping[BudgetKey, int],
     frontier: Sequence[bytes],
     signer: Signer,
+    latest_policy: str | None = None,
 ) -> Commit:
     """Chain the batch, grow the tree by its leaves, sign the new tree head once."""
-    entries, budgets = link(batch, head, used)
-    leaves = [merkle.leaf_hash(e.leaf_bytes()) for e in entries]
+    entries, budgets = link(batch, head, used, latest_policy)
+    if not any(e.id for e in entries):  # only policy changes recorded already
+        return Commit(entries, budgets, {}, head.id, b"", "")
+    leaves = [merkle.leaf_hash(e.leaf_bytes()) for e in entries if e.id]
     size, new_frontier, nodes = merkle.append_leaves(head.id, frontier, leaves)
     root = merkle.root_of(new_frontier)
     note = signer.sign(Checkpoint(signer.name, size, root).text())

@@ -26,6 +26,8 @@ class Outcome(StrEnum):
     ERROR = "ERROR"  # the trust or a source failed
     UNAUTHENTICATED = "UNAUTHENTICATED"  # a bad token: no principal
     BUDGET_EXCEEDED = "BUDGET_EXCEEDED"  # the agreement's daily cell budget would be exceeded
+    DRY_RUN = "DRY_RUN"  # said what would be released; released and charged nothing
+    POLICY_CHANGE = "POLICY_CHANGE"  # a new policy set took effect (not a request)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class Entry:
     cells_perturbed: int = 0
     duration_ms: float = 0.0
     budgeted: bool = False  # its cells count against its agreement's daily budget
+    # POLICY_CHANGE only: the version replaced (policy_version is the one now in force).
+    previous_policy_version: str | None = None
     # Assigned by the writer, inside the append transaction:
     id: int = 0
     prev_hash: str = ""
@@ -82,6 +86,8 @@ class Entry:
     def body(self) -> dict[str, Any]:
         """Every field but ``hash``, as JSON-ready values: what the hash covers."""
         data = {name: getattr(self, name) for name in _BODY}
+        if self.previous_policy_version is None:  # entries from before it existed hash alike
+            del data["previous_policy_version"]
         data["outcome"] = self.outcome.value
         data["roles"] = list(self.roles)
         data["datasets"] = list(self.datasets)

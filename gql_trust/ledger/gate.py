@@ -85,15 +85,17 @@ class LedgerGate:
         self.proxies = proxies or Proxies()
         self.policy_version = policy_version  # of the policy set in force
 
-    def _connection(self, request: Request) -> dict[str, Any]:
-        """What the entry says of the connection: measured, not claimed."""
+    def _connection(self, request: Request, context: Any = None) -> dict[str, Any]:
+        """What the entry says of the connection: measured, not claimed; and the version
+        of the policy set that decided the request (taken when it began)."""
         peer = request.client.host if request.client else None
+        decided_by = getattr(getattr(context, "policy", None), "version", None)
         return dict(
             transport=self.proxies.transport(peer, request.headers),
             client_address=self.proxies.client_address(peer, request.headers),
             request_id=getattr(request.state, "request_id", None),
             client_request_id=getattr(request.state, "client_request_id", None),
-            policy_version=self.policy_version(),
+            policy_version=decided_by or self.policy_version(),
         )
 
     async def guard(
@@ -141,15 +143,20 @@ class LedgerGate:
         context = operations[0].context  # one context per request, shared by a batch
         cells = context.trace.cells
         outcome = combine([classify(o.errors, o.data, cells) for o in operations], cells)
+        dry_run = getattr(context, "dry_run", None) is not None
+        if dry_run and outcome is not Outcome.INVALID:
+            outcome = Outcome.DRY_RUN  # released nothing (its cells are 0): charges nothing
         entry = build_entry(
             outcome=outcome,
             requested=[o.requested for o in operations],
             principal=context.principal,
             duration_ms=_ms(started),
             context=context,
-            **self._connection(request),
+            **self._connection(request, context),
         )
         claim = budget_claim(context.principal, self.budgets(), cells, entry.timestamp[:10])
+        if dry_run:
+            claim = None
         written = await self._append(request, entry, claim)
         if written is None:
             return ledger_unavailable()

@@ -10,6 +10,7 @@ IF NOT EXISTS`` can otherwise collide).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -27,16 +28,18 @@ from .chain import (
     budget_keys,
     seal,
 )
-from .entry import Entry
+from .entry import Entry, Outcome
 from .note import Signer, Verifier
 from .rows import (
     BUDGETS,
     CHECKPOINTS,
     ENTRIES,
     HEAD,
+    LATEST_POLICY_CHANGE,
     NAMES,
     TREE,
     AuditQuery,
+    add_column_statement,
     create_statements,
     from_row,
     read_rows,
@@ -79,6 +82,7 @@ class PostgresSink:
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
                     for statement in create_statements("BIGINT"):
                         await conn.execute(statement)
+                    await conn.execute(add_column_statement(if_not_exists=True))
                     # Only a new ledger gets a head: one whose head was deleted stays
                     # unwritable rather than reuse ids and fork the tree.
                     await conn.execute(
@@ -120,8 +124,16 @@ class PostgresSink:
             if len(found) != len(wanted):
                 raise TreeMissing(f"the tree of {head.id} entries is incomplete")
             used = {key: await _used(conn, *key) for key in budget_keys(batch)}
-            commit = seal(batch, head, used, [found[n] for n in wanted], self.signer)
-            entries, budgets = commit.entries, commit.budgets
+            latest = None
+            if any(p.entry.outcome is Outcome.POLICY_CHANGE for p in batch):
+                latest = await conn.fetchval(LATEST_POLICY_CHANGE)
+            commit = seal(batch, head, used, [found[n] for n in wanted], self.signer, latest)
+            entries, budgets = [e for e in commit.entries if e.id], commit.budgets
+            if not entries:  # nothing new to write
+                note = await conn.fetchval(
+                    f"SELECT note FROM {CHECKPOINTS} ORDER BY size DESC LIMIT 1"
+                )
+                return replace(commit, size=head.id, checkpoint=note or "")
             marks = ", ".join(f"${i}" for i in range(1, len(NAMES) + 1))
             await conn.executemany(
                 f"INSERT INTO {ENTRIES} ({', '.join(NAMES)}) VALUES ({marks})",

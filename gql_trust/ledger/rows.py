@@ -45,6 +45,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("outcome", "TEXT NOT NULL"),
     ("prev_hash", "TEXT NOT NULL"),
     ("hash", "TEXT NOT NULL"),
+    ("previous_policy_version", "TEXT"),  # added later: ledgers made before get it by ALTER
 )
 NAMES = tuple(name for name, _ in COLUMNS)
 _JSON = {"roles", "datasets", "fields_read", "fields_denied", "sources"}
@@ -72,7 +73,18 @@ def to_row(entry: Entry) -> tuple[Any, ...]:
     body = entry.body()
     body["hash"] = entry.hash
     body["budgeted"] = int(entry.budgeted)
-    return tuple(canonical_json(body[n]) if n in _JSON else body[n] for n in NAMES)
+    return tuple(canonical_json(body[n]) if n in _JSON else body.get(n) for n in NAMES)
+
+
+LATEST_POLICY_CHANGE = (
+    f"SELECT policy_version FROM {ENTRIES} WHERE outcome = 'POLICY_CHANGE' ORDER BY id DESC LIMIT 1"
+)
+
+
+def add_column_statement(if_not_exists: bool) -> str:
+    """The column a ledger made before ``previous_policy_version`` lacks."""
+    guard = "IF NOT EXISTS " if if_not_exists else ""
+    return f"ALTER TABLE {ENTRIES} ADD COLUMN {guard}previous_policy_version TEXT"
 
 
 @dataclass(frozen=True)

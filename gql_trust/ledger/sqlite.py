@@ -13,6 +13,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -30,16 +31,18 @@ from .chain import (
     seal,
     verify,
 )
-from .entry import Entry
+from .entry import Entry, Outcome
 from .note import Signer, Verifier
 from .rows import (
     BUDGETS,
     CHECKPOINTS,
     ENTRIES,
     HEAD,
+    LATEST_POLICY_CHANGE,
     NAMES,
     TREE,
     AuditQuery,
+    add_column_statement,
     create_statements,
     from_row,
     read_rows,
@@ -106,6 +109,9 @@ class SqliteSink:
         try:
             for statement in create_statements("INTEGER"):
                 conn.execute(statement)
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({ENTRIES})")}
+            if "previous_policy_version" not in columns:
+                conn.execute(add_column_statement(if_not_exists=False))
             # A new ledger gets its head; one whose head was deleted does not get a new one
             # (appending would reuse ids and fork the tree): it stays unwritable.
             conn.execute(
@@ -166,10 +172,17 @@ def _append(conn: sqlite3.Connection, batch: Sequence[Pending], signer: Signer) 
         found = _nodes(conn, wanted)
         if len(found) != len(wanted):
             raise TreeMissing(f"the tree of {head.id} entries is incomplete")
+        latest = None
+        if any(p.entry.outcome is Outcome.POLICY_CHANGE for p in batch):
+            found_latest = conn.execute(LATEST_POLICY_CHANGE).fetchone()
+            latest = found_latest[0] if found_latest else None
         commit = seal(
-            batch, head, _used(conn, budget_keys(batch)), [found[n] for n in wanted], signer
+            batch, head, _used(conn, budget_keys(batch)), [found[n] for n in wanted], signer, latest
         )
-        entries = commit.entries
+        entries = [e for e in commit.entries if e.id]
+        if not entries:  # nothing new to write
+            conn.execute("ROLLBACK")
+            return replace(commit, size=head.id, checkpoint=_newest_checkpoint(conn) or "")
         marks = ", ".join("?" for _ in NAMES)
         conn.executemany(
             f"INSERT INTO {ENTRIES} ({', '.join(NAMES)}) VALUES ({marks})",

@@ -22,9 +22,25 @@ class Agreement:
     valid_from: date
     valid_to: date
     daily_cell_budget: int
+    status: str = "active"  # active | suspended | revoked
+    trusted_documents: Path | None = None  # an Apollo persisted query manifest
+    require_trusted_documents: bool = False
 
     def covers(self, dataset: str, field: str) -> bool:
         return (dataset, field) in self.fields or (dataset, "*") in self.fields
+
+    def not_in_force(self, today: date) -> str | None:
+        """Why a request under this agreement is refused today, or None when it is in force."""
+        if self.status != "active":
+            return f"agreement {self.id} is {self.status}: nothing is released under it"
+        if today < self.valid_from:
+            return f"agreement {self.id} is not valid until {self.valid_from.isoformat()}"
+        if today > self.valid_to:
+            return f"agreement {self.id} expired on {self.valid_to.isoformat()}"
+        return None
+
+
+STATUSES = ("active", "suspended", "revoked")
 
 
 def load_agreements(path: Path) -> dict[str, Agreement]:
@@ -34,14 +50,22 @@ def load_agreements(path: Path) -> dict[str, Agreement]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("agreements") or [], list):
+        raise ConfigError(f"{path}: expected `agreements:` followed by a list of agreements")
     agreements = {}
     for index, item in enumerate(raw.get("agreements") or ()):
-        agreement = _agreement(item, f"{path}: agreements[{index}]")
+        if not isinstance(item, dict):
+            raise ConfigError(f"{path}: agreements[{index}] is not a mapping of fields")
+        agreement = _agreement(item, f"{path}: agreements[{index}]", path.parent)
         agreements[agreement.id] = agreement
     return agreements
 
 
-def _agreement(item: dict[str, Any], where: str) -> Agreement:
+def _agreement(item: dict[str, Any], where: str, directory: Path) -> Agreement:
+    status = str(item.get("status", "active"))
+    if status not in STATUSES:
+        raise ConfigError(f"{where}: status is {status!r}; use one of {', '.join(STATUSES)}")
+    manifest = item.get("trusted_documents")
     try:
         fields = frozenset(
             (dataset, field)
@@ -57,13 +81,21 @@ def _agreement(item: dict[str, Any], where: str) -> Agreement:
             valid_from=_date(item["valid_from"]),
             valid_to=_date(item["valid_to"]),
             daily_cell_budget=int(item["daily_cell_budget"]),
+            status=status,
+            trusted_documents=directory / str(manifest) if manifest else None,
+            require_trusted_documents=item.get("require_trusted_documents", False) is True,
         )
     except KeyError as exc:
         raise ConfigError(f"{where}: '{exc.args[0]}' is required") from exc
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
     if agreement.valid_to < agreement.valid_from:
         raise ConfigError(f"{where}: valid_to is before valid_from")
+    if agreement.require_trusted_documents and agreement.trusted_documents is None:
+        raise ConfigError(
+            f"{where}: require_trusted_documents is true but no trusted_documents manifest "
+            "is named; add trusted_documents: FILE (relative to this file)"
+        )
     return agreement
 
 
@@ -88,10 +120,9 @@ def agreement_problem(
         return f"agreement {agreement_id} is not known to this trust"
     if dept not in agreement.parties:
         return f"{dept or 'the public'} is not a party to agreement {agreement.id}"
-    if today < agreement.valid_from:
-        return f"agreement {agreement.id} is not valid until {agreement.valid_from.isoformat()}"
-    if today > agreement.valid_to:
-        return f"agreement {agreement.id} expired on {agreement.valid_to.isoformat()}"
+    not_in_force = agreement.not_in_force(today)
+    if not_in_force:
+        return not_in_force
     if purpose not in agreement.purposes:
         allowed = ", ".join(sorted(agreement.purposes))
         return f"agreement {agreement.id} allows purposes {allowed}, not {purpose or 'none'}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import casbin
 
@@ -24,6 +25,7 @@ from .agreements import Agreement, load_agreements
 from .conditions import Subject, casbin_functions
 
 ACTIONS = ("read", "filter", "group", "exact")
+IN_FORCE_RULE = "agreement-in-force"  # refuses everything under a suspended or lapsed agreement
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class PolicyEngine:
             self.enforcer.add_function(name, function)
         self.contracts = contracts
         self.agreements: dict[str, Agreement] = load_agreements(policies_dir / "agreements.yaml")
+        self.version: str | None = None  # SHA-256 of the files read (set by whoever loads it)
+        self.documents: Any = None  # TrustedDocuments of the agreements (documents.py)
         self._lock = threading.Lock()  # Casbin's enforcer is not documented as thread-safe
         self._grant = lru_cache(maxsize=4096)(self._decide)
 
@@ -84,6 +88,12 @@ class PolicyEngine:
     def _decide(self, principal: Principal, dataset: str, geography: Level, today: date) -> Grant:
         contract = self.contracts[dataset]
         decisions: dict[tuple[str, str], Decision] = {}
+        agreement = self.agreements.get(principal.agreement or "")
+        refusal = agreement.not_in_force(today) if agreement is not None else None
+        if refusal is not None:
+            refused = Decision(False, IN_FORCE_RULE, refusal)
+            decisions = {(f, a): refused for f in contract.field_names for a in ACTIONS}
+            return Grant(dataset, decisions, ())
         obligations: dict[str, str] = {}
         for field in contract.field_names:
             for action in ACTIONS:
