@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -20,6 +21,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.types import ExecutionResult
 
 from . import graphiql
 from .catalog_page import render_catalog
@@ -27,6 +30,8 @@ from .config import CONFIG_ENV, Settings, load_settings
 from .errors import LedgerUnavailable, Unauthenticated
 from .graphql import build_schema
 from .graphql.context import RequestContext
+from .http import GRAPHQL_RESPONSE_JSON, is_request_error, response_media_type
+from .http.responses import REQUEST_ERRORS, as_graphql_response, invalid_parameter
 from .identity import PUBLIC, authenticate
 from .ledger import Ledger
 from .ledger import http as ledger_http
@@ -73,6 +78,10 @@ class TrustGraphQL(GraphQL):
             raise HTTPException(400, "The request body must be a JSON object")
         if _depth(parsed) > MAX_JSON_DEPTH:
             raise HTTPException(400, f"The request body is nested deeper than {MAX_JSON_DEPTH}")
+        for item in items:
+            problem = invalid_parameter(item)
+            if problem is not None:
+                raise HTTPException(400, problem)
         return parsed
 
     async def execute_single(  # type: ignore[override]
@@ -92,11 +101,32 @@ class TrustGraphQL(GraphQL):
         )
         # The ledger gate around the route records it before the response leaves.
         operation = capture(request, request_data, context)
-        result = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        try:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            if not isinstance(exc.__cause__, CannotGetOperationTypeError):
+                raise
+            # No operation matches operationName: a request error like a validation
+            # failure, answered as GraphQL (a JSON errors list), not as plain text.
+            name = request_data.operation_name
+            message = exc.reason
+            if isinstance(name, str) and len(name) > 100:  # never echo a huge name back
+                message = f'Unknown operation named "{name[:100]}...".'
+            error = GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+            result = ExecutionResult(data=None, errors=[error])
         operation.finish(result)
         return result
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> Any:
+        response = await super().process_result(request, result)
+        if is_request_error(result):
+            # Execution never started: the spec wants no data entry at all, and a 400
+            # under application/graphql-response+json (set by the route).
+            response.pop("data", None)
+            setattr(request.state, REQUEST_ERRORS, getattr(request.state, REQUEST_ERRORS, 0) + 1)
+        return response
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -137,8 +167,12 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse(body, status_code=503 if failing else 200)
 
     async def graphql_route(request: Request) -> Response:
+        media_type = response_media_type(request.headers.get("accept"))
         # Every request is in the ledger before its response leaves (or it gets a 503).
-        return await ledger_gate.guard(request, serve_graphql)
+        response = await ledger_gate.guard(request, serve_graphql)
+        if media_type == GRAPHQL_RESPONSE_JSON:
+            as_graphql_response(request, response)
+        return response
 
     async def serve_graphql(request: Request) -> Response:
         if request.method not in ("GET", "POST"):  # still recorded, as INVALID
