@@ -32,7 +32,7 @@ from .graphql import build_schema
 from .graphql.context import RequestContext
 from .http import GRAPHQL_RESPONSE_JSON, is_request_error, response_media_type
 from .http.responses import REQUEST_ERRORS, as_graphql_response, invalid_parameter
-from .identity import PUBLIC, authenticate
+from .identity import PUBLIC, authenticate_request, provider_keys
 from .ledger import Ledger
 from .ledger import http as ledger_http
 from .ledger.gate import LedgerGate, capture
@@ -133,6 +133,7 @@ def create_app(settings: Settings) -> Starlette:
     trust = Trust.from_settings(settings)
     graphql_app = TrustGraphQL(trust, allow_queries_via_get=False)
     ledger = Ledger.from_config(settings.ledger)
+    provider = provider_keys(settings.auth)  # an identity provider's keys, fetched as needed
     in_force = policy_version(settings.policies_dir)  # the files the policy was loaded from
     ledger_gate = LedgerGate(
         ledger,
@@ -184,8 +185,8 @@ def create_app(settings: Settings) -> Starlette:
         if await _too_large(request, settings.limits.max_body_bytes):
             return _payload_too_large(settings.limits.max_body_bytes)
         try:
-            request.state.principal = authenticate(
-                request.headers.get("authorization"), settings.auth
+            request.state.principal = await authenticate_request(
+                request.headers.get("authorization"), settings.auth, provider
             )
         except Unauthenticated as exc:
             return _unauthenticated(exc)
@@ -234,6 +235,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.trust = trust
     app.state.ledger = ledger
     app.state.metrics = metrics
+    app.state.provider_keys = provider
     return app
 
 
