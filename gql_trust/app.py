@@ -201,6 +201,25 @@ def create_app(settings: Settings) -> Starlette:
     metrics = Metrics(trust, ledger)
 
     async def metrics_route(request: Request) -> Response:
+        if not settings.metrics.public:  # counts of denials and budgets are not for anyone
+            try:
+                principal = await authenticate_request(
+                    request.headers.get("authorization"), settings.auth, provider
+                )
+            except Unauthenticated as exc:
+                return _unauthenticated(exc)
+            request.state.principal = principal
+            if not principal.authenticated:
+                return _unauthenticated(
+                    Unauthenticated("/metrics needs a bearer token with role operator or auditor")
+                )
+            decision = trust.policy.allows(principal, "metrics", "scrape", "read")
+            if not decision.allowed:
+                message = "/metrics needs the role operator or auditor"
+                return JSONResponse(
+                    {"errors": [{"message": message, "extensions": {"code": "FORBIDDEN"}}]},
+                    status_code=403,
+                )
         body, content_type = await metrics.render(request.headers.get("accept", ""))
         return Response(body, headers={"Content-Type": content_type})
 
