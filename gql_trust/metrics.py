@@ -175,7 +175,7 @@ class Metrics:
         self.collector = TrustCollector(trust)
         self.registry.register(self.collector)
         if self.multiprocess:
-            MultiProcessCollector(self.registry)
+            MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
 
     async def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition (and its content type) in the format the scraper asks for."""
