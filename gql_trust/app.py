@@ -37,8 +37,10 @@ from .ledger import Ledger
 from .ledger import http as ledger_http
 from .ledger.gate import LedgerGate, capture
 from .ledger.record import Proxies, policy_version
+from .metrics import ROUTES as METRIC_ROUTES
 from .metrics import Metrics, MetricsMiddleware
 from .observability import RequestIdMiddleware
+from .tracing import TracingMiddleware, configure_from_env
 from .trust import Trust
 
 
@@ -223,8 +225,10 @@ def create_app(settings: Settings) -> Starlette:
         body, content_type = await metrics.render(request.headers.get("accept", ""))
         return Response(body, headers={"Content-Type": content_type})
 
+    configure_from_env()
     middleware = [
-        Middleware(RequestIdMiddleware),  # outermost: the id, then the access log line
+        Middleware(TracingMiddleware, routes=METRIC_ROUTES),  # the request's span, outermost
+        Middleware(RequestIdMiddleware),  # the id, then the access log line
         Middleware(MetricsMiddleware, metrics=metrics),
     ]
     if settings.server.cors_origins:
