@@ -24,7 +24,7 @@ from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionResult
 
-from . import graphiql
+from . import graphiql, tracing
 from .catalog_page import render_catalog
 from .config import CONFIG_ENV, Settings, load_settings
 from .errors import LedgerUnavailable, Unauthenticated
@@ -157,6 +157,8 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await ledger.close()
             await trust.close()
+            if exporting:
+                tracing.shutdown()  # the spans still batched
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -225,7 +227,7 @@ def create_app(settings: Settings) -> Starlette:
         body, content_type = await metrics.render(request.headers.get("accept", ""))
         return Response(body, headers={"Content-Type": content_type})
 
-    configure_from_env()
+    exporting = configure_from_env()  # spans to OTEL_EXPORTER_OTLP_ENDPOINT, if set
     middleware = [
         Middleware(TracingMiddleware, routes=METRIC_ROUTES),  # the request's span, outermost
         Middleware(RequestIdMiddleware),  # the id, then the access log line

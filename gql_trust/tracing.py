@@ -25,18 +25,29 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 SERVICE_NAME = "gql-trust"
 _tracer: Tracer | None = None
+_provider: trace.TracerProvider | None = None
 
 
 def use(provider: trace.TracerProvider | None) -> None:
     """Trace with ``provider`` from now on (None: stop tracing)."""
-    global _tracer
+    global _tracer, _provider
+    _provider = provider
     _tracer = None if provider is None else provider.get_tracer("gql_trust")
 
 
-def configure_from_env() -> None:
-    """With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, export spans by OTLP/HTTP in batches."""
+def shutdown() -> None:
+    """Export the spans still held in batches, close the exporter and stop tracing."""
+    close = getattr(_provider, "shutdown", None)
+    if close is not None:
+        close()
+    use(None)
+
+
+def configure_from_env() -> bool:
+    """With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, export spans by OTLP/HTTP in batches
+    (True when this call set that up)."""
     if _tracer is not None or not os.environ.get(ENDPOINT_ENV):
-        return
+        return False
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -46,6 +57,7 @@ def configure_from_env() -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     use(provider)
+    return True
 
 
 @contextlib.contextmanager
@@ -94,4 +106,4 @@ class TracingMiddleware:
             current.set_attribute("gql_trust.duration_ms", (time.perf_counter() - started) * 1000)
 
 
-__all__ = ["TracingMiddleware", "configure_from_env", "span", "use"]
+__all__ = ["TracingMiddleware", "configure_from_env", "shutdown", "span", "use"]

@@ -93,3 +93,50 @@ async def test_tracing_is_off_without_a_provider(duckdb_trust: TrustUnderTest) -
     )
     assert response.status_code == 200
     assert exporter.get_finished_spans() == ()
+
+
+def test_spans_go_to_the_otlp_endpoint_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OTLP over HTTP to a collector on loopback (a stand-in that keeps what it gets)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    received: list[tuple[str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    try:
+        tracing.configure_from_env()
+        with tracing.span("plan", dataset="vacancies"):
+            pass
+    finally:
+        tracing.shutdown()  # exports what the batch holds
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    ((path, body),) = received
+    assert path == "/v1/traces"
+    exported = ExportTraceServiceRequest.FromString(body)
+    (resource,) = exported.resource_spans
+    service = {a.key: a.value.string_value for a in resource.resource.attributes}
+    assert service["service.name"] == "gql-trust"
+    (span,) = resource.scope_spans[0].spans
+    assert span.name == "plan"
