@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -20,22 +21,28 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.types import ExecutionResult
 
-from . import graphiql
+from . import graphiql, tracing
 from .catalog_page import render_catalog
 from .config import CONFIG_ENV, Settings, load_settings
 from .documents import carry_document_id, trusted_document
 from .errors import LedgerUnavailable, Unauthenticated
 from .graphql import build_schema
 from .graphql.context import RequestContext
-from .identity import PUBLIC, authenticate
+from .http import GRAPHQL_RESPONSE_JSON, is_request_error, response_media_type
+from .http.responses import REQUEST_ERRORS, as_graphql_response, invalid_parameter
+from .identity import PUBLIC, authenticate_request, provider_keys
 from .ledger import Ledger
 from .ledger import http as ledger_http
 from .ledger.gate import LedgerGate, capture
 from .ledger.record import Proxies
+from .metrics import ROUTES as METRIC_ROUTES
 from .metrics import Metrics, MetricsMiddleware
 from .observability import RequestIdMiddleware
 from .policy.reload import PolicyCollector, live_policies
+from .tracing import TracingMiddleware, configure_from_env
 from .trust import Trust
 
 
@@ -75,6 +82,10 @@ class TrustGraphQL(GraphQL):
             raise HTTPException(400, "The request body must be a JSON object")
         if _depth(parsed) > MAX_JSON_DEPTH:
             raise HTTPException(400, f"The request body is nested deeper than {MAX_JSON_DEPTH}")
+        for item in items:
+            problem = invalid_parameter(item)
+            if problem is not None:
+                raise HTTPException(400, problem)
         return parsed if self._in_query_params else carry_document_id(parsed)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
@@ -114,11 +125,32 @@ class TrustGraphQL(GraphQL):
         if refusal is not None:
             operation.finish(refusal)
             return refusal
-        result = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        try:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            if not isinstance(exc.__cause__, CannotGetOperationTypeError):
+                raise
+            # No operation matches operationName: a request error like a validation
+            # failure, answered as GraphQL (a JSON errors list), not as plain text.
+            name = request_data.operation_name
+            message = exc.reason
+            if isinstance(name, str) and len(name) > 100:  # never echo a huge name back
+                message = f'Unknown operation named "{name[:100]}...".'
+            error = GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+            result = ExecutionResult(data=None, errors=[error])
         operation.finish(result)
         return result
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> Any:
+        response = await super().process_result(request, result)
+        if is_request_error(result):
+            # Execution never started: the spec wants no data entry at all, and a 400
+            # under application/graphql-response+json (set by the route).
+            response.pop("data", None)
+            setattr(request.state, REQUEST_ERRORS, getattr(request.state, REQUEST_ERRORS, 0) + 1)
+        return response
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -127,6 +159,7 @@ def create_app(settings: Settings) -> Starlette:
     ledger = Ledger.from_config(settings.ledger)
     # policies/ is re-read while the server runs; each request records the set it began with.
     policies = live_policies(trust, graphql_app.schema, ledger)
+    provider = provider_keys(settings.auth)  # an identity provider's keys, fetched as needed
     ledger_gate = LedgerGate(
         ledger,
         lambda: {a.id: a.daily_cell_budget for a in trust.policy.agreements.values()},
@@ -149,6 +182,8 @@ def create_app(settings: Settings) -> Starlette:
             await policies.stop()
             await ledger.close()
             await trust.close()
+            if exporting:
+                tracing.shutdown()  # the spans still batched
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -162,8 +197,12 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse(body, status_code=503 if failing else 200)
 
     async def graphql_route(request: Request) -> Response:
+        media_type = response_media_type(request.headers.get("accept"))
         # Every request is in the ledger before its response leaves (or it gets a 503).
-        return await ledger_gate.guard(request, serve_graphql)
+        response = await ledger_gate.guard(request, serve_graphql)
+        if media_type == GRAPHQL_RESPONSE_JSON:
+            as_graphql_response(request, response)
+        return response
 
     async def serve_graphql(request: Request) -> Response:
         if request.method not in ("GET", "POST"):  # still recorded, as INVALID
@@ -175,8 +214,8 @@ def create_app(settings: Settings) -> Starlette:
         if await _too_large(request, settings.limits.max_body_bytes):
             return _payload_too_large(settings.limits.max_body_bytes)
         try:
-            request.state.principal = authenticate(
-                request.headers.get("authorization"), settings.auth
+            request.state.principal = await authenticate_request(
+                request.headers.get("authorization"), settings.auth, provider
             )
         except Unauthenticated as exc:
             return _unauthenticated(exc)
@@ -192,11 +231,32 @@ def create_app(settings: Settings) -> Starlette:
     metrics.registry.register(PolicyCollector(policies))
 
     async def metrics_route(request: Request) -> Response:
+        if not settings.metrics.public:  # counts of denials and budgets are not for anyone
+            try:
+                principal = await authenticate_request(
+                    request.headers.get("authorization"), settings.auth, provider
+                )
+            except Unauthenticated as exc:
+                return _unauthenticated(exc)
+            request.state.principal = principal
+            if not principal.authenticated:
+                return _unauthenticated(
+                    Unauthenticated("/metrics needs a bearer token with role operator or auditor")
+                )
+            decision = trust.policy.allows(principal, "metrics", "scrape", "read")
+            if not decision.allowed:
+                message = "/metrics needs the role operator or auditor"
+                return JSONResponse(
+                    {"errors": [{"message": message, "extensions": {"code": "FORBIDDEN"}}]},
+                    status_code=403,
+                )
         body, content_type = await metrics.render(request.headers.get("accept", ""))
         return Response(body, headers={"Content-Type": content_type})
 
+    exporting = configure_from_env()  # spans to OTEL_EXPORTER_OTLP_ENDPOINT, if set
     middleware = [
-        Middleware(RequestIdMiddleware),  # outermost: the id, then the access log line
+        Middleware(TracingMiddleware, routes=METRIC_ROUTES),  # the request's span, outermost
+        Middleware(RequestIdMiddleware),  # the id, then the access log line
         Middleware(MetricsMiddleware, metrics=metrics),
     ]
     if settings.server.cors_origins:
@@ -227,6 +287,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.ledger = ledger
     app.state.metrics = metrics
     app.state.policies = policies
+    app.state.provider_keys = provider
     return app
 
 

@@ -98,7 +98,7 @@ def demo(data_dir: Path, host: str, port: int, postgres_dsn: str | None) -> None
     _serve(config.resolve(), host, port, 1)
 
 
-# (label, sub, dept, role, purpose, agreement, area, an example query)
+# (label, sub, dept, role, purpose, agreement, area, an example query; None: /metrics)
 DEMO_PRINCIPALS = (
     (
         "DWP analyst (agreement DSA-LMDT-001, purpose labour-market-analysis)",
@@ -150,6 +150,7 @@ DEMO_PRINCIPALS = (
         None,
         "{ auditLog(limit: 5) { id timestamp subject dept outcome } }",
     ),
+    ("TRUST operator (/metrics)", "trust-operator", "TRUST", "operator", None, None, None, None),
 )
 DEMO_TOKEN_TTL_S = 12 * 3600
 
@@ -179,15 +180,36 @@ def _print_demo_tokens(auth: AuthConfig | None, url: str) -> None:
             area=area,
             ttl_s=DEMO_TOKEN_TTL_S,
         )
-        body = shlex.quote(json.dumps({"query": query}))
+        if query is None:
+            metrics_url = url.removesuffix("/graphql") + "/metrics"
+            example = f"curl -s {metrics_url} -H 'Authorization: Bearer {token}'"
+        else:
+            body = shlex.quote(json.dumps({"query": query}))
+            example = (
+                f"curl -s {url} -H 'Content-Type: application/json' "
+                f"-H 'Authorization: Bearer {token}' -d {body}"
+            )
         console.print(f"\n[bold]{label}[/bold]")
-        for line in (
-            token,
-            f"curl -s {url} -H 'Content-Type: application/json' "
-            f"-H 'Authorization: Bearer {token}' -d {body}",
-        ):
+        for line in (token, example):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print()
+
+
+def _metrics_folder() -> None:
+    """``$PROMETHEUS_MULTIPROC_DIR`` for the workers (inherited when they are spawned):
+    the one given, emptied of an earlier run's files, or a new temporary folder."""
+    import tempfile
+
+    from .metrics import MULTIPROCESS_ENV
+
+    given = os.environ.get(MULTIPROCESS_ENV)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="gql-trust-metrics-")
 
 
 def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
@@ -207,6 +229,7 @@ def _serve(config: Path | None, host: str, port: int, workers: int) -> None:
         access_log=False,  # gql_trust.access writes one JSON line a request instead
     )
     if workers > 1:
+        _metrics_folder()  # the workers' counters, summed at each scrape
         serve_workers(uvicorn.Config("gql_trust.app:create_app_from_env", **options))
     else:
         uvicorn.run("gql_trust.app:create_app_from_env", **options)

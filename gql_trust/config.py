@@ -109,6 +109,13 @@ class DisclosureConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """[metrics]: `/metrics` needs a token with role operator or auditor unless public."""
+
+    public: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     sources: dict[str, SourceConfig]
@@ -122,6 +129,7 @@ class Settings:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
     disclosure: DisclosureConfig = field(default_factory=DisclosureConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 def bundled_dir(name: str) -> Path:
@@ -197,7 +205,18 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, path: Path | None = 
         ledger=ledger_from_dict(raw.get("ledger"), resolve, where),
         federation=_federation(raw.get("federation") or {}, where),
         disclosure=_disclosure(raw.get("disclosure") or {}, resolve, where),
+        metrics=_metrics(raw.get("metrics") or {}, where),
     )
+
+
+def _metrics(raw: dict[str, Any], where: str) -> MetricsConfig:
+    unknown = sorted(set(raw) - {"public"})
+    if unknown:
+        raise ConfigError(f"{where}: [metrics] has unknown keys {unknown}; known: ['public']")
+    public = raw.get("public", False)
+    if not isinstance(public, bool):
+        raise ConfigError(f"{where}: [metrics] public must be true or false")
+    return MetricsConfig(public=public)
 
 
 def _proxies(raw: Any, where: str) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .errors import ConfigError, Unauthenticated
+from .identity_providers import ProviderKeys
 
 Algorithm = Literal["ES256", "RS256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("ES256", "RS256")
@@ -67,6 +68,22 @@ class VerificationKey:
 
 
 @dataclass(frozen=True)
+class ClaimNames:
+    """``[auth.claims]``: the token claim each principal attribute is read from, for
+    providers whose names differ (``dept = "org"``, ``roles = "groups"``). A name with
+    dots that is not itself a claim is a path into nested claims (``realm_access.roles``)."""
+
+    dept: str = "dept"
+    roles: str = "roles"
+    purpose: str = "purpose"
+    agreement: str = "agreement"
+    area: str = "area"
+
+
+CLAIM_TARGETS = tuple(f.name for f in fields(ClaimNames))
+
+
+@dataclass(frozen=True)
 class AuthConfig:
     issuer: str
     audience: str
@@ -74,6 +91,9 @@ class AuthConfig:
     leeway_s: float = MAX_LEEWAY_S
     signing_key_path: Path | None = None  # private PEM, read only by `gql-trust token`
     signing_kid: str | None = None
+    jwks_url: str | None = None  # an identity provider's key set
+    oidc_issuer: str | None = None  # ... or found by OpenID discovery
+    claims: ClaimNames = field(default_factory=lambda: ClaimNames())
 
     def __post_init__(self) -> None:
         if not 0 <= self.leeway_s <= MAX_LEEWAY_S:
@@ -88,7 +108,17 @@ class AuthConfig:
 # Settings
 
 
-_AUTH_FIELDS = {"issuer", "audience", "leeway_s", "signing_key", "signing_kid", "keys"}
+_AUTH_FIELDS = {
+    "issuer",
+    "audience",
+    "leeway_s",
+    "signing_key",
+    "signing_kid",
+    "keys",
+    "jwks_url",
+    "oidc_issuer",
+    "claims",
+}
 _KEY_FIELDS = {"kid", "algorithm", "public_key"}
 
 
@@ -99,7 +129,11 @@ def auth_from_dict(raw: Any, resolve: Callable[[str], Path], where: str) -> Auth
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: [auth] must be a table")
     _no_unknown(raw, _AUTH_FIELDS, where, "[auth]")
-    issuer = _text(raw, "issuer", where, "[auth]")
+    jwks_url, oidc_issuer = _provider(raw, where)
+    if oidc_issuer is not None and "issuer" not in raw:
+        issuer = oidc_issuer  # the provider's tokens name it
+    else:
+        issuer = _text(raw, "issuer", where, "[auth]")
     audience = _text(raw, "audience", where, "[auth]")
     leeway = raw.get("leeway_s", MAX_LEEWAY_S)
     if isinstance(leeway, bool) or not isinstance(leeway, int | float):
@@ -109,11 +143,12 @@ def auth_from_dict(raw: Any, resolve: Callable[[str], Path], where: str) -> Auth
             f"{where}: [auth] leeway_s is {leeway}; clock-skew leeway must be "
             f"0 to {MAX_LEEWAY_S:g} seconds"
         )
-    keys_raw = raw.get("keys")
-    if not isinstance(keys_raw, list) or not keys_raw:
+    keys_raw = raw.get("keys", [] if jwks_url or oidc_issuer else None)
+    if not isinstance(keys_raw, list) or not (keys_raw or jwks_url or oidc_issuer):
         raise ConfigError(
             f"{where}: [auth] needs at least one [[auth.keys]] table "
-            "(kid, algorithm, public_key) to verify tokens with"
+            "(kid, algorithm, public_key) to verify tokens with, or an identity provider "
+            "(jwks_url or oidc_issuer)"
         )
     keys = tuple(_key(body, i, resolve, where) for i, body in enumerate(keys_raw))
     kids = [key.kid for key in keys]
@@ -145,7 +180,32 @@ def auth_from_dict(raw: Any, resolve: Callable[[str], Path], where: str) -> Auth
         leeway_s=float(leeway),
         signing_key_path=resolve(signing_key) if signing_key else None,
         signing_kid=signing_kid,
+        jwks_url=jwks_url,
+        oidc_issuer=oidc_issuer,
+        claims=_claim_names(raw.get("claims"), where),
     )
+
+
+def _provider(raw: dict[str, Any], where: str) -> tuple[str | None, str | None]:
+    """``jwks_url`` or ``oidc_issuer`` (at most one), each an http(s) URL."""
+    chosen = {name: raw[name] for name in ("jwks_url", "oidc_issuer") if name in raw}
+    if len(chosen) > 1:
+        raise ConfigError(f"{where}: [auth] takes jwks_url or oidc_issuer, not both")
+    for name, value in chosen.items():
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise ConfigError(f"{where}: [auth] {name} must be an https:// (or http://) URL")
+    return chosen.get("jwks_url"), chosen.get("oidc_issuer")
+
+
+def _claim_names(raw: Any, where: str) -> ClaimNames:
+    if raw is None:
+        return ClaimNames()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: [auth.claims] must be a table")
+    _no_unknown(raw, set(CLAIM_TARGETS), where, "[auth.claims]")
+    for target in raw:
+        _text(raw, target, where, "[auth.claims]")
+    return ClaimNames(**raw)
 
 
 def _key(body: Any, index: int, resolve: Callable[[str], Path], where: str) -> VerificationKey:
@@ -216,69 +276,128 @@ def _public_key(pem: str, algorithm: str) -> Any:
 def authenticate(
     authorization_header: str | None, auth: AuthConfig | None, now: float | None = None
 ) -> Principal:
-    """The principal a request's ``Authorization`` header proves, or ``PUBLIC`` without one.
+    """The principal a request's ``Authorization`` header proves, or ``PUBLIC`` without one,
+    verified with the configured ``[[auth.keys]]`` (see ``authenticate_request`` for an
+    identity provider's keys).
 
     Raises ``Unauthenticated`` for anything else: a header that is not ``Bearer <jwt>``,
     or a token that is malformed, expired, not yet valid, for another issuer or audience,
     unsigned, signed by an unknown key or wrongly signed. Messages never echo the token.
     """
-    if authorization_header is None:
+    token = _bearer(authorization_header, auth)
+    if token is None:
         return PUBLIC
+    assert auth is not None
+    known = _cached(token, auth)
+    if known is None:
+        header = _header(token)
+        known = _verify(token, header, _local_key(header, auth), auth)
+    return _current(known, auth, now)
+
+
+async def authenticate_request(
+    authorization_header: str | None,
+    auth: AuthConfig | None,
+    provider: ProviderKeys | None,
+    now: float | None = None,
+) -> Principal:
+    """``authenticate``, with the identity provider's keys too: a ``kid`` that is not among
+    ``[[auth.keys]]`` is looked up in the provider's key set (fetched again if unknown)."""
+    token = _bearer(authorization_header, auth)
+    if token is None:
+        return PUBLIC
+    assert auth is not None
+    known = _cached(token, auth)
+    if known is None:
+        header = _header(token)
+        key = _local_key(header, auth)
+        kid = header.get("kid")
+        if key is None and provider is not None and isinstance(kid, str):
+            found = await provider.get(kid)
+            key = (found.algorithm, found.key) if found is not None else None
+        known = _verify(token, header, key, auth)
+    return _current(known, auth, now)
+
+
+def _bearer(authorization_header: str | None, auth: AuthConfig | None) -> str | None:
+    if authorization_header is None:
+        return None
     scheme, _, token = authorization_header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token:
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
     if auth is None:
         raise Unauthenticated("this server accepts no tokens")
-    claims, principal = _verified(token, auth)
-    _check_times(claims, time.time() if now is None else now, auth.leeway_s)
-    return principal
+    return token
 
 
+# Parsing and checking a token costs more than the rest of a small request, and clients
+# reuse a token: keep what recently verified tokens proved. Refusals are not kept, and
+# times are checked on every request, so an expired token is refused even when cached.
 _VERIFIED: OrderedDict[tuple[str, AuthConfig], tuple[dict[str, Any], Principal]] = OrderedDict()
 _VERIFIED_MAX = 4_096
 
 
-def _verified(token: str, auth: AuthConfig) -> tuple[dict[str, Any], Principal]:
-    """Parsing and checking a token costs more than the rest of a small request, and
-    clients reuse a token: keep what recently verified tokens proved. Refusals are not
-    kept, and times are checked on every request, so an expired token is refused even
-    when cached."""
-    cache_key = (token, auth)
-    known = _VERIFIED.get(cache_key)
+def _cached(token: str, auth: AuthConfig) -> tuple[dict[str, Any], Principal] | None:
+    known = _VERIFIED.get((token, auth))
     if known is not None:
-        _VERIFIED.move_to_end(cache_key)
-        return known
+        _VERIFIED.move_to_end((token, auth))
+    return known
+
+
+def _current(
+    known: tuple[dict[str, Any], Principal], auth: AuthConfig, now: float | None
+) -> Principal:
+    claims, principal = known
+    _check_times(claims, time.time() if now is None else now, auth.leeway_s)
+    return principal
+
+
+def _header(token: str) -> dict[str, Any]:
     try:
-        header = jwt.get_unverified_header(token)
+        return jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
         raise Unauthenticated("token is malformed") from None
+
+
+def _local_key(header: dict[str, Any], auth: AuthConfig) -> tuple[str, Any] | None:
+    """(algorithm, key object) of the configured key the token's ``kid`` names."""
     kid = header.get("kid")
     key = auth.key(kid) if isinstance(kid, str) else None
     if key is None:
+        return None
+    return key.algorithm, _public_key(key.public_key, key.algorithm)
+
+
+def _verify(
+    token: str, header: dict[str, Any], key: tuple[str, Any] | None, auth: AuthConfig
+) -> tuple[dict[str, Any], Principal]:
+    if key is None:
         raise Unauthenticated("unknown signing key")
-    if header.get("alg") != key.algorithm:
-        raise Unauthenticated(f"token algorithm is not accepted; this key signs {key.algorithm}")
-    claims = _decode(token, key, auth)
+    algorithm, public_key = key
+    if header.get("alg") != algorithm:
+        raise Unauthenticated(f"token algorithm is not accepted; this key signs {algorithm}")
+    claims = _decode(token, algorithm, public_key, auth)
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub:
         raise Unauthenticated("token claim 'sub' must be a non-empty string")
+    names = auth.claims
     principal = Principal(
         sub=sub,
-        dept=_claim(claims, "dept"),
-        roles=_roles(claims),
-        purpose=_claim(claims, "purpose"),
-        agreement=_claim(claims, "agreement"),
-        area=_claim(claims, "area"),
+        dept=_claim(claims, names.dept),
+        roles=_roles(claims, names.roles),
+        purpose=_claim(claims, names.purpose),
+        agreement=_claim(claims, names.agreement),
+        area=_claim(claims, names.area),
         authenticated=True,
     )
-    _VERIFIED[cache_key] = (claims, principal)
+    _VERIFIED[(token, auth)] = (claims, principal)
     if len(_VERIFIED) > _VERIFIED_MAX:
         _VERIFIED.popitem(last=False)
     return claims, principal
 
 
-def _decode(token: str, key: VerificationKey, auth: AuthConfig) -> dict[str, Any]:
+def _decode(token: str, algorithm: str, public_key: Any, auth: AuthConfig) -> dict[str, Any]:
     # Time claims are checked by _check_times (PyJWT's own checks cannot take `now`),
     # and `sub` by authenticate (PyJWT < 2.10 does not check its type).
     options: Any = {
@@ -291,8 +410,8 @@ def _decode(token: str, key: VerificationKey, auth: AuthConfig) -> dict[str, Any
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            _public_key(key.public_key, key.algorithm),
-            algorithms=[key.algorithm],
+            public_key,
+            algorithms=[algorithm],
             audience=auth.audience,
             issuer=auth.issuer,
             leeway=auth.leeway_s,
@@ -331,17 +450,29 @@ def _check_times(claims: dict[str, Any], now: float, leeway: float) -> None:
         raise Unauthenticated("token is not yet valid")
 
 
+def _lookup(claims: dict[str, Any], name: str) -> Any:
+    """A claim by name, or by a dotted path into nested claims when no claim has the name."""
+    if name in claims or "." not in name:
+        return claims.get(name)
+    value: Any = claims
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def _claim(claims: dict[str, Any], name: str) -> str | None:
-    value = claims.get(name)
+    value = _lookup(claims, name)
     if value is not None and not isinstance(value, str):
         raise Unauthenticated(f"token claim '{name}' must be a string")
     return value
 
 
-def _roles(claims: dict[str, Any]) -> tuple[str, ...]:
-    roles = claims.get("roles", [])
+def _roles(claims: dict[str, Any], name: str = "roles") -> tuple[str, ...]:
+    roles = _lookup(claims, name)
+    if roles is None:
+        roles = []
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-        raise Unauthenticated("token claim 'roles' must be a list of strings")
+        raise Unauthenticated(f"token claim '{name}' must be a list of strings")
     return tuple(dict.fromkeys(roles))
 
 
@@ -436,3 +567,10 @@ def write_demo_keys(directory: Path) -> tuple[Path, Path]:
     private_path.chmod(0o600)
     public_path.write_bytes(public_pem)
     return private_path, public_path
+
+
+def provider_keys(auth: AuthConfig | None) -> ProviderKeys | None:
+    """The key cache of ``[auth] jwks_url`` / ``oidc_issuer``, if one is configured."""
+    if auth is None or (auth.jwks_url is None and auth.oidc_issuer is None):
+        return None
+    return ProviderKeys(jwks_url=auth.jwks_url, oidc_issuer=auth.oidc_issuer)

@@ -1,6 +1,12 @@
 """`/metrics`: Prometheus text from a registry per app (so several apps in one process,
 as in tests, never collide on the global registry).
 
+Under `gql-trust serve --workers N` every worker writes its counters to files in
+``$PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) and a scrape,
+whichever worker answers it, sums them over all workers. Counts the trust keeps in
+memory (source statements and rows, the plan cache) are carried into counters as each
+request finishes, so they are summed too.
+
 Request counts and latencies come from an ASGI middleware; what each GraphQL
 operation did (outcome, source calls, denials, disclosure) from the `Observe`
 schema extension via the request state; source totals, the plan cache and
@@ -10,13 +16,15 @@ readiness are read from the trust at scrape time by a custom collector.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,10 +39,16 @@ ROUTES = frozenset({"/", "/graphql", "/healthz", "/readyz", "/metrics"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LEDGER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 BUDGET_READ_TIMEOUT_S = 2.0  # a slow ledger must not hold up a scrape
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The folder the workers' counters are kept in, when there are several workers."""
+    return os.environ.get(MULTIPROCESS_ENV) or None
 
 
 class TrustCollector(Collector):
-    """Reads counters the trust keeps anyway, at scrape time (nothing on the hot path)."""
+    """Readiness and budgets, read at scrape time by the worker that answers it."""
 
     def __init__(self, trust: Trust) -> None:
         self.trust = trust
@@ -42,19 +56,6 @@ class TrustCollector(Collector):
         self.budgets: dict[str, tuple[int, int]] = {}  # agreement -> (used today, daily limit)
 
     def collect(self) -> Iterator[Metric]:
-        queries = CounterMetricFamily(
-            "gql_trust_source_queries",
-            "Statements run on each source (including readiness pings).",
-            labels=["source"],
-        )
-        rows = CounterMetricFamily(
-            "gql_trust_source_rows_read", "Rows read from each source.", labels=["source"]
-        )
-        for name, source in sorted(self.trust.sources.items()):
-            queries.add_metric([name], source.stats.queries)
-            rows.add_metric([name], source.stats.rows)
-        yield queries
-        yield rows
         ready = GaugeMetricFamily(
             "gql_trust_source_ready", "1 when the source answered a ping.", labels=["source"]
         )
@@ -78,14 +79,6 @@ class TrustCollector(Collector):
                 limit.add_metric([agreement], budget)
             yield used
             yield limit
-        info = self.trust.compile.cache_info()
-        yield CounterMetricFamily("gql_trust_plan_cache_hits", "Plan cache hits.", value=info.hits)
-        yield CounterMetricFamily(
-            "gql_trust_plan_cache_misses", "Plan cache misses (compiled).", value=info.misses
-        )
-        yield GaugeMetricFamily(
-            "gql_trust_plan_cache_size", "Compiled plans cached.", value=info.currsize
-        )
 
 
 class Metrics:
@@ -93,7 +86,9 @@ class Metrics:
         self.trust = trust
         self.ledger = ledger
         self.registry = CollectorRegistry()
-        registry = self.registry
+        self.multiprocess = multiprocess_dir() is not None
+        # In multiprocess mode values live in the shared files, collected at scrape time.
+        registry: CollectorRegistry | None = None if self.multiprocess else self.registry
         self.requests = Counter(
             "gql_trust_http_requests",
             "HTTP requests by route, method and status.",
@@ -154,14 +149,40 @@ class Metrics:
         self.cells = Counter(
             "gql_trust_cells_released", "Non-null result cells released.", registry=registry
         )
+        self.source_queries = Counter(
+            "gql_trust_source_queries",
+            "Statements run on each source (including readiness pings).",
+            ["source"],
+            registry=registry,
+        )
+        self.source_rows = Counter(
+            "gql_trust_source_rows_read",
+            "Rows read from each source.",
+            ["source"],
+            registry=registry,
+        )
+        self.plan_hits = Counter("gql_trust_plan_cache_hits", "Plan cache hits.", registry=registry)
+        self.plan_misses = Counter(
+            "gql_trust_plan_cache_misses", "Plan cache misses (compiled).", registry=registry
+        )
+        self.plan_size = Gauge(
+            "gql_trust_plan_cache_size",
+            "Compiled plans cached (summed over live workers).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._carried: dict[str, int] = {}  # in-memory counts already added to counters
         self.collector = TrustCollector(trust)
-        registry.register(self.collector)
+        self.registry.register(self.collector)
+        if self.multiprocess:
+            MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
 
     async def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition (and its content type) in the format the scraper asks for."""
         readiness = await self.trust.readiness()
         self.collector.ready = {name: state == "ok" for name, state in readiness.items()}
         self.collector.budgets = await self._budgets()
+        self.carry()
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
 
@@ -182,7 +203,24 @@ class Metrics:
             a: (cells, agreements[a].daily_cell_budget) for a, cells in zip(ids, used, strict=True)
         }
 
+    def carry(self) -> None:
+        """Add what the trust counted in memory since last time to the counters."""
+        info = self.trust.compile.cache_info()
+        self._add(self.plan_hits, "hits", info.hits)
+        self._add(self.plan_misses, "misses", info.misses)
+        for name, source in self.trust.sources.items():
+            self._add(self.source_queries.labels(name), f"queries:{name}", source.stats.queries)
+            self._add(self.source_rows.labels(name), f"rows:{name}", source.stats.rows)
+        self.plan_size.set(info.currsize)
+
+    def _add(self, counter: Counter, key: str, total: int) -> None:
+        delta = total - self._carried.get(key, 0)
+        if delta > 0:
+            counter.inc(delta)
+            self._carried[key] = total
+
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        self.carry()
         route = _route(scope.get("path", ""))
         self.requests.labels(route, scope.get("method", ""), str(status)).inc()
         self.latency.labels(route).observe(seconds)

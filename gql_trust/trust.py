@@ -21,6 +21,7 @@ from .planner import CellQuery, Compiled, compile_coverage, compile_query
 from .policy import PolicyEngine
 from .reference import Reference, load_reference
 from .sources import Source, open_source
+from .tracing import span
 
 
 @dataclass
@@ -124,7 +125,10 @@ class Trust:
         source = self.source_for(contract)
         started = time.perf_counter()
         try:
-            rows = await source.fetch(compiled.sql, query.params(), timeout)
+            with span("source query", source=source.name, dataset=contract.name) as current:
+                rows = await source.fetch(compiled.sql, query.params(), timeout)
+                if current is not None:
+                    current.set_attribute("db.system", compiled.dialect)
         except SourceTimeout as exc:
             raise SourceTimeout(
                 f"{contract.name}: its source did not answer in time; try a narrower query",

@@ -35,6 +35,7 @@ PRINCIPALS: dict[str, dict[str, Any]] = {
     "dfe": {"dept": "DfE", "roles": ["analyst"]},
     "la": {"dept": "LA", "roles": ["la-officer"], "area": "E08000025"},
     "auditor": {"dept": "TRUST", "roles": ["auditor"]},
+    "operator": {"dept": "TRUST", "roles": ["operator"]},
 }
 
 SCALE = 0.02  # about 24,000 claimant rows: small cells exist, tests stay fast

@@ -91,7 +91,7 @@ def test_the_demo_trust_passes(kind: str, request: pytest.FixtureRequest) -> Non
     for name in ("claimants", "payrolledEmployees", "vacancies"):
         assert f"contract {name}: ok (" in result.stderr
     assert lines[-1] == (
-        "check passed: 3 contracts (21 columns) against 3 live sources, 13 policy rules, "
+        "check passed: 3 contracts (21 columns) against 3 live sources, 15 policy rules, "
         "1 agreement"
     )
 
@@ -225,7 +225,7 @@ def _add_rule(rule: str) -> tuple[Edit, Callable[[], int]]:
         (
             "p, DfE, analyst, claimant, *, read, allow, dfe-typo,",
             "rule dfe-typo: dataset 'claimant' does not exist (did you mean 'claimants'?); "
-            "use one of auditLog, claimants, explain, payrolledEmployees, vacancies or *",
+            "use one of auditLog, claimants, explain, metrics, payrolledEmployees, vacancies or *",
         ),
         (
             "p, TRUST, auditor, auditLog, sql, *, allow, audit-typo,",

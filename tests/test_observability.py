@@ -267,14 +267,14 @@ async def test_budget_used_per_agreement_is_read_from_the_ledger(
     duckdb_trust: TrustUnderTest,
 ) -> None:
     ledger = duckdb_trust.app.state.ledger
-    before = await scrape(duckdb_trust.client)
+    before = await scrape(duckdb_trust.client, duckdb_trust)
     response = await duckdb_trust.client.post(
         "/graphql", json={"query": PAY}, headers=duckdb_trust.headers("dwp")
     )
     entry = await entry_for(duckdb_trust, response.headers["X-Request-Id"])
     assert entry.agreement == "DSA-LMDT-001" and entry.cells_returned > 0
     await duckdb_trust.query(VACANCIES, who="hmrc")  # no agreement: not budgeted
-    after = await scrape(duckdb_trust.client)
+    after = await scrape(duckdb_trust.client, duckdb_trust)
     used = "gql_trust_budget_used_cells"
     assert (
         value(after, used, agreement="DSA-LMDT-001") - value(before, used, agreement="DSA-LMDT-001")
@@ -292,10 +292,10 @@ async def test_budget_gauges_are_absent_until_the_ledger_is_open(
 ) -> None:
     async with running(sqlite_config(duckdb_trust_dir, tmp_path)) as app:
         await app.ledger.close()  # as if it could not be opened at start-up
-        samples = await scrape(app.client)
+        samples = await scrape(app.client, app)
         assert not any(name.startswith("gql_trust_budget_") for name, _ in samples)
         await app.post(VACANCIES, who="public")  # opens it (and is not budgeted)
-        samples = await scrape(app.client)
+        samples = await scrape(app.client, app)
         agreement = frozenset({("agreement", "DSA-LMDT-001")})
         assert samples[("gql_trust_budget_used_cells", agreement)] == 0
         assert samples[("gql_trust_budget_limit_cells", agreement)] == 10_000_000
@@ -310,7 +310,7 @@ async def test_ledger_writes_are_timed_and_failures_counted(
         app.ledger.sink = BrokenSink(app.ledger.sink)  # type: ignore[assignment]
         assert (await app.post(VACANCIES, who="public")).status_code == 503
         app.ledger.sink = app.ledger.sink.sink  # type: ignore[attr-defined]
-        samples = await scrape(app.client)
+        samples = await scrape(app.client, app)
     assert value(samples, "gql_trust_ledger_write_duration_seconds_count") == 4
     assert value(samples, "gql_trust_ledger_write_duration_seconds_sum") > 0
     assert value(samples, "gql_trust_ledger_write_failures_total") == 1

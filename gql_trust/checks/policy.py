@@ -18,7 +18,11 @@ from .problem import Problem, Severity, did_you_mean
 
 RULE_FIELDS = ("dept", "role", "dataset", "field", "act", "eft", "rule", "cond")
 # Datasets policy decides on that are not contracts, with the field the server asks about.
-PSEUDO_DATASETS: dict[str, tuple[str, ...]] = {"auditLog": ("entries",), "explain": ("*",)}
+PSEUDO_DATASETS: dict[str, tuple[str, ...]] = {
+    "auditLog": ("entries",),
+    "explain": ("*",),
+    "metrics": ("scrape",),  # `/metrics`
+}
 ACTIONS = ("*", "read", "filter", "group", "exact")
 EFFECTS = ("allow", "deny")
 CONDITIONS = (

@@ -18,7 +18,7 @@ from typing import Any
 
 from strawberry.extensions import SchemaExtension
 
-from ..contracts.model import Contract, Disclosure
+from ..contracts.model import Contract
 from ..errors import LedgerUnavailable
 
 DRY_RUN = "dryRun"  # the request extension, and the response's
@@ -55,10 +55,10 @@ def response_path(info: Any, batched: bool = False) -> str:
 
 
 def methods(
-    contract: Contract, measures: tuple[str, ...], disclosure: Mapping[str, Disclosure]
+    contract: Contract, measures: tuple[str, ...], disclosure: Mapping[str, str]
 ) -> dict[str, str]:
     """Per measure asked for: its disclosure method, or ``exact``."""
-    return {m: disclosure[m].value if m in disclosure else "exact" for m in measures}
+    return {m: disclosure.get(m, "exact") for m in measures}
 
 
 def note_release(
@@ -66,7 +66,7 @@ def note_release(
     info: Any,
     contract: Contract,
     measures: tuple[str, ...],
-    disclosure: Mapping[str, Disclosure],
+    disclosure: Mapping[str, str],
     cells: int,
     *,
     batched: bool = False,

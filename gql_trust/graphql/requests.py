@@ -30,6 +30,7 @@ from ..planner.query import walk
 from ..planner.sql import CELL_KEY
 from ..policy import Grant
 from ..reference import Level
+from ..tracing import span
 from ..trust import Denial
 from .context import RequestContext
 from .filters import FilterBuilder
@@ -196,7 +197,13 @@ def _category(value: Any) -> str:
     return str(value)
 
 
-def plan_cells(
+def plan_cells(ctx: RequestContext, contract: Contract, **request: Any) -> Plan:
+    """``_plan_cells``, in a span of its own."""
+    with span("plan", dataset=contract.name):
+        return _plan_cells(ctx, contract, **request)
+
+
+def _plan_cells(
     ctx: RequestContext,
     contract: Contract,
     *,

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import BudgetExceeded, LedgerUnavailable
+from ..tracing import span
 from .chain import BudgetClaim, Written
 from .entry import Entry, Outcome
 from .record import (
@@ -183,7 +184,8 @@ class LedgerGate:
     ) -> Entry | None:
         started = time.perf_counter()
         try:
-            written = await self.ledger.append(entry, claim)
+            with span("ledger commit", outcome=entry.outcome.value):
+                written = await self.ledger.append(entry, claim)
         except LedgerUnavailable:
             return None
         finally:

@@ -11,8 +11,9 @@
 // Headers: the caller's `Authorization` is forwarded only to the subgraphs named by
 // --forward-auth (default: trust), never to other departments' services, and each
 // subgraph request carries `X-Gql-Trust-Transport: gateway` so the trust's ledger can
-// say how the request reached it. No other client header is forwarded: the trust
-// decides who the caller is from the verified token alone.
+// say how the request reached it. The W3C `traceparent`/`tracestate` go to every
+// subgraph (trace context, not identity). No other client header is forwarded: the
+// trust decides who the caller is from the verified token alone.
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 
@@ -78,6 +79,11 @@ const gateway = createGatewayRuntime({
   propagateHeaders: {
     fromClientToSubgraphs({ request, subgraphName }) {
       const headers = { "x-gql-trust-transport": "gateway" };
+      // W3C trace context: the caller's trace continues into every subgraph.
+      for (const name of ["traceparent", "tracestate"]) {
+        const value = request.headers.get(name);
+        if (value) headers[name] = value;
+      }
       const authorization = request.headers.get("authorization");
       if (authorization && forwardAuth.has(subgraphName)) headers.authorization = authorization;
       return headers;
