@@ -90,7 +90,7 @@ def test_principals_cover_owner_non_owner_and_public() -> None:
 async def test_plain_cell_lists_take_the_compiled_path(
     duckdb_trust: TrustUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gql_trust.graphql import fast_lists
+    from gql_trust.graphql.fast import lists as fast_lists
 
     compiled: list[str] = []
     original = fast_lists.FastListExecutionContext._compile
@@ -116,7 +116,7 @@ async def test_dataset_arguments_are_converted_once_per_value(
 ) -> None:
     """Dataset fields convert each distinct argument value once and reuse it, with the
     same results as Strawberry converting on every call; long lists are not kept."""
-    from gql_trust.graphql import direct
+    from gql_trust.graphql.fast import direct
 
     converted: list[dict[str, Any]] = []
     original = direct.convert_arguments
@@ -156,7 +156,7 @@ async def test_compiled_lists_are_shared_by_operations_with_the_same_shape(
 ) -> None:
     """Compiled once per (selection, variables), reused by later operations; a variable
     that changes what @skip/@include select gets its own compilation."""
-    from gql_trust.graphql import fast_lists
+    from gql_trust.graphql.fast import lists as fast_lists
 
     compiled: list[str] = []
     original = fast_lists.FastListExecutionContext._compile
@@ -211,7 +211,7 @@ async def test_leaf_values_serialise_as_graphql_core_would() -> None:
     """Values the compiled path passes through as they are, and values it must still
     serialise or reject: ints for a Float, out-of-range Ints, non-finite Floats, ints
     for an ID or a String."""
-    from gql_trust.graphql.fast_lists import FastListExecutionContext
+    from gql_trust.graphql.fast import FastListExecutionContext
 
     serialised: list[Any] = []
 
@@ -237,3 +237,45 @@ async def test_leaf_values_serialise_as_graphql_core_would() -> None:
     assert serialised == []  # passed through as they are
     await fast.execute(query, variable_values={"row": 1})
     assert {repr(v) for v in LEAF_VALUES[1]} <= {repr(v) for v in serialised}  # by graphql-core
+
+
+def test_every_dataset_field_takes_the_compiled_path(trust: TrustUnderTest) -> None:
+    from gql_trust.graphql.fast.direct import _direct
+
+    schema = build_schema(tuple(trust.app.state.trust.contracts.values()), trust.settings.limits)
+    fields = schema.model.dataset_fields(schema._schema)  # type: ignore[attr-defined]
+    assert len(fields) >= 3 * 3 - 1  # Query, Area, Sector (payroll and vacancies) + stitched
+    for owner, name in fields:
+        resolve = owner.fields[name].resolve
+        assert resolve.__qualname__ == _direct.__qualname__ + ".<locals>.resolve", (owner, name)
+
+
+def test_a_field_extension_on_a_dataset_field_is_refused_not_bypassed(
+    trust: TrustUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled path calls a dataset field's resolver directly: a field extension or
+    permission class there would be skipped (or, before, silently turn the path off)."""
+    import strawberry
+    from strawberry.extensions import FieldExtension
+
+    from gql_trust.graphql.fast import FastPathRefused
+    from gql_trust.graphql.schema import Model
+
+    class Audit(FieldExtension):
+        def resolve(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
+            return next_(source, info, **kwargs)
+
+        async def resolve_async(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
+            return await next_(source, info, **kwargs)
+
+    plain_field = Model.root_field
+
+    def with_extension(self: Model, types: Any) -> Any:
+        field = plain_field(self, types)
+        return strawberry.field(resolver=field.base_resolver.wrapped_func, extensions=[Audit()])
+
+    monkeypatch.setattr(Model, "root_field", with_extension)
+    contracts = tuple(trust.app.state.trust.contracts.values())
+    with pytest.raises(FastPathRefused, match=r"Query\.\w+ has field extensions"):
+        build_schema(contracts, trust.settings.limits)
+    build_schema(contracts, trust.settings.limits, fast_paths=False)  # plain: fine

@@ -111,7 +111,7 @@ class CellLayout:
 class Cells:
     """A dataset field's result, kept as the source's rows. Iterating gives cell objects
     (normal execution); the compiled list path reads the rows straight into response
-    dicts instead (fast_lists.py), so a large result never builds its cells."""
+    dicts instead (fast/lists.py), so a large result never builds its cells."""
 
     __slots__ = ("layout", "rows")
 

@@ -17,14 +17,14 @@ from ..contracts.model import Conformed, Contract
 from ..errors import TrustError
 from ..planner import CellQuery, Cond
 from ..reference import Level, Reference
-from . import direct
 from .audit import audit_log_field
 from .catalog import resolve_datasets
 from .cells import CellLayout, Cells, DatasetTypes, cell_layout, dataset_types
 from .common import AreaWhere, Dataset, Geography, list_of
 from .context import RequestContext
 from .dry_run import note_plan
-from .fast_lists import FastListExecutionContext
+from .fast import FastListExecutionContext
+from .fast import install as install_fast_path
 from .federation import FederatedSchema, entity_type, reference_resolver
 from .filters import FilterBuilder
 from .labour_market import LabourMarket
@@ -363,7 +363,7 @@ def build_schema(
     )
     schema.model = model  # type: ignore[attr-defined]
     if fast_paths:
-        direct.install(schema, model.dataset_fields(schema._schema))
+        install_fast_path(schema, model.dataset_fields(schema._schema))
     return schema
 
 

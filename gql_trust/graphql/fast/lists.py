@@ -37,7 +37,7 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from .cells import CellLayout, Cells
+from ..cells import CellLayout, Cells
 from .frozen import Uncacheable, frozen
 
 Mapper = Callable[[Any], dict[str, Any]]

@@ -23,13 +23,23 @@ from .frozen import Uncacheable, frozen
 CACHE_SIZE = 512  # distinct argument values remembered per field
 
 
+class FastPathRefused(Exception):
+    """A dataset field carries something the compiled path would bypass."""
+
+
 def install(schema: Any, fields: Iterable[tuple[GraphQLObjectType, str]]) -> None:
-    """Reroute these fields of ``schema`` (a built Strawberry schema)."""
+    """Reroute these fields of ``schema`` (a built Strawberry schema). A field with field
+    extensions or permission classes is refused loudly: rerouted, they would be skipped;
+    left alone, the fast path would silently be off for it."""
     for owner, name in fields:
         graphql_field = owner.fields[name]
         field: StrawberryField = graphql_field.extensions["strawberry-definition"]
         if field.extensions or field.permission_classes or field.base_resolver is None:
-            continue
+            raise FastPathRefused(
+                f"{owner.name}.{name} has field extensions or permission classes, which the "
+                "compiled path would bypass: enforce them in the plan (policy, limits) or "
+                "build the schema with fast_paths=False"
+            )
         graphql_field.resolve = _direct(field, schema)
 
 
