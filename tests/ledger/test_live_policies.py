@@ -195,7 +195,7 @@ async def test_trusted_documents_by_post_and_get(
         digest = operation(DOCUMENT)["id"]
         headers = app.headers("dwp")
         free = (await app.post(PAY)).json()
-        assert free["data"] is None and codes(free) == {"FORBIDDEN"}
+        assert free.get("data") is None and codes(free) == {"FORBIDDEN"}  # a request error: no data
         assert "DSA-LMDT-001" in free["errors"][0]["extensions"]["reason"]
         assert (await app.last()).outcome is Outcome.DENIED
         by_post = await app.client.post(
