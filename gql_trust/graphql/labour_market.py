@@ -17,7 +17,7 @@ from .common import STITCHED, Geography, SortDirection, StringFilter, list_of
 from .context import RequestContext
 from .dry_run import response_path
 from .filters import FilterBuilder, format_period
-from .requests import check_limit, check_offset, order_keys, plan_cells, sort_nulls_last
+from .plans import check_limit, check_offset, order_keys, plan_cells, sort_nulls_last
 from .selection import selected_names
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from .fast import install as install_fast_path
 from .federation import FederatedSchema, entity_type, reference_resolver
 from .filters import FilterBuilder
 from .labour_market import LabourMarket
-from .requests import cell_plan
+from .plans import cell_plan
 
 PAGING_HELP = (
     "limit: rows per page (default 1,000; at most the server's maximum, 100,000 by "
