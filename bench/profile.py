@@ -116,7 +116,7 @@ TIMED = (
     ("gql_trust.sources.duckdb", "DuckDBSource.fetch", "source fetch (DuckDB)"),
     ("gql_trust.ledger.writer", "Ledger.append", "ledger append (queue + commit)"),
     ("gql_trust.app", "authenticate", "authenticate (JWT)"),
-    ("gql_trust.graphql.requests", "cell_plan", "plan: policy, filters, paging"),
+    ("gql_trust.graphql.plans", "cell_plan", "plan: policy, filters, paging"),
     ("gql_trust.graphql.schema", "Model.cells", "rows -> cells"),
     (
         "gql_trust.graphql.fast_lists",

@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import LedgerUnavailable
-from .graphql.observe import STATE_KEY, OperationSummary
+from .graphql.operation_metrics import STATE_KEY, OperationSummary
 from .ledger import Ledger
 from .ledger.gate import ENTRY as LEDGER_ENTRY
 from .ledger.gate import WRITE_SECONDS as LEDGER_WRITE_SECONDS

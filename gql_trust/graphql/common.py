@@ -9,6 +9,11 @@ import strawberry
 
 from ..reference import Level
 
+# Per-field costs for the cell estimate (graphql/limits.py), declared beside the field
+# as Strawberry metadata: a list of reference objects, or a view stitched from sources.
+FAN_OUT = "gql_trust.fan_out"  # "areas" or "sectors": one item per reference entry
+STITCHED = "gql_trust.stitched"  # how many sources each stitched cell reads
+
 
 def list_of(item: Any) -> Any:
     """``list[item]`` for a GraphQL type built at run time from a contract (a value, so

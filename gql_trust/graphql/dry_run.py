@@ -151,7 +151,7 @@ async def _budget(context: Any, cells: int) -> dict[str, Any] | None:
 def note_plan(ctx: Any, info: Any, plan: Any, rows: list[Any], *, batched: bool = False) -> None:
     """A dataset field's plan has run (exactly as for a real request): note the cells its
     released rows hold, counted as ``Plan.run`` counts them for the ledger."""
-    from .requests import released_cells
+    from .plans import released_cells
 
     query = plan.query
     cells = released_cells(rows, len(query.dimensions), len(query.measures))

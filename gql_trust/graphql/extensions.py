@@ -11,7 +11,7 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 from ..errors import TrustError
 from .dry_run import DryRun
 from .explain import Explain
-from .observe import Observe
+from .operation_metrics import Observe
 from .request_id import RequestId
 
 

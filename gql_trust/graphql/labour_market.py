@@ -13,11 +13,11 @@ from strawberry.types import Info
 
 from ..contracts.model import Conformed
 from ..reference import Level
-from .common import Geography, SortDirection, StringFilter, list_of
+from .common import STITCHED, Geography, SortDirection, StringFilter, list_of
 from .context import RequestContext
 from .dry_run import response_path
 from .filters import FilterBuilder, format_period
-from .requests import check_limit, check_offset, order_keys, plan_cells, sort_nulls_last
+from .plans import check_limit, check_offset, order_keys, plan_cells, sort_nulls_last
 from .selection import selected_names
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ class LabourMarket:
             resolver=resolve,
             description="Claimants (DWP), payrolled employees (HMRC) and vacancies (ONS) "
             "stitched per selected period and area, with derived rates.",
+            metadata={STITCHED: len(PARTS)},
         )
 
     async def resolve(

@@ -35,6 +35,7 @@ from strawberry.types import ExecutionResult
 from ..config import LimitsConfig
 from ..contracts.model import Conformed, Contract
 from ..reference import Level
+from .common import FAN_OUT, STITCHED
 
 
 def limit_extensions(limits: LimitsConfig, contracts: tuple[Contract, ...]) -> list[Any]:
@@ -216,22 +217,26 @@ class CellBudget(SchemaExtension):
                 continue
             child = _named(definition.type)
             name = node.name.value
+            declared = _metadata(definition)
             if name in self.contracts:
                 cells = times * self.cells(self.contracts[name], node)
                 total += cells + self.estimate(node.selection_set, child, cells)
-            elif name == "labourMarket":  # three sources, each up to period x area cells
+            elif STITCHED in declared:  # each source read up to period x area cells
                 cells = times * self.stitched_cells(node)
-                total += 3 * cells + self.estimate(node.selection_set, child, cells)
+                total += declared[STITCHED] * cells + self.estimate(
+                    node.selection_set, child, cells
+                )
             else:
-                total += self.estimate(node.selection_set, child, times * self.fan_out(name))
+                fan_out = self.fan_out(declared.get(FAN_OUT))
+                total += self.estimate(node.selection_set, child, times * fan_out)
             if total > self.limits.max_cells:
                 return total  # enough to refuse
         return total
 
-    def fan_out(self, field: str) -> float:
-        if field in ("areas", "children"):
+    def fan_out(self, reference: str | None) -> float:
+        if reference == "areas":
             return float(len(self.reference.areas))
-        if field == "sectors":
+        if reference == "sectors":
             return float(len(self.reference.sectors))
         return 1.0
 
@@ -279,6 +284,12 @@ class CellBudget(SchemaExtension):
         if dimension.type == "Boolean":
             return 2.0
         return float(len(dimension.values) or 100)
+
+
+def _metadata(definition: Any) -> dict[str, Any]:
+    """The cost a field declares beside itself (graphql/common.py: FAN_OUT, STITCHED)."""
+    field = (definition.extensions or {}).get("strawberry-definition")
+    return dict(getattr(field, "metadata", None) or {})
 
 
 def _named(type_: Any) -> Any:

@@ -20,7 +20,7 @@ from ..reference import Level, Reference
 from .audit import audit_log_field
 from .catalog import resolve_datasets
 from .cells import CellLayout, Cells, DatasetTypes, cell_layout, dataset_types
-from .common import AreaWhere, Dataset, Geography, list_of
+from .common import FAN_OUT, AreaWhere, Dataset, Geography, list_of
 from .context import RequestContext
 from .dry_run import note_plan
 from .fast import FastListExecutionContext
@@ -28,7 +28,7 @@ from .fast import install as install_fast_path
 from .federation import FederatedSchema, entity_type, reference_resolver
 from .filters import FilterBuilder
 from .labour_market import LabourMarket
-from .requests import cell_plan
+from .plans import cell_plan
 
 PAGING_HELP = (
     "limit: rows per page (default 1,000; at most the server's maximum, 100,000 by "
@@ -118,7 +118,9 @@ class Model:
             "parent_code": strawberry.Private[str | None],  # type: ignore[misc]
         }
         cls.parent = strawberry.field(resolver=parent, description="The area it rolls up to.")
-        cls.children = strawberry.field(resolver=children, description="Areas that roll up to it.")
+        cls.children = strawberry.field(
+            resolver=children, description="Areas that roll up to it.", metadata={FAN_OUT: "areas"}
+        )
         for types in self.datasets.values():
             setattr(cls, types.contract.name, self._nested_field(types, Conformed.AREA))
         cls.resolve_reference = reference_resolver(self.lookup_area, "area")
@@ -261,10 +263,14 @@ class Model:
         area.__annotations__["return"] = self.Area | None
         sectors.__annotations__["return"] = list_of(self.Sector)
         namespace["areas"] = strawberry.field(
-            resolver=areas, description="Areas, at one level or all, ordered by code."
+            resolver=areas,
+            description="Areas, at one level or all, ordered by code.",
+            metadata={FAN_OUT: "areas"},
         )
         namespace["area"] = strawberry.field(resolver=area, description="One area by GSS code.")
-        namespace["sectors"] = strawberry.field(resolver=sectors, description="SIC 2007 sections.")
+        namespace["sectors"] = strawberry.field(
+            resolver=sectors, description="SIC 2007 sections.", metadata={FAN_OUT: "sectors"}
+        )
         namespace["datasets"] = strawberry.field(
             resolver=resolve_datasets, description="The catalog of datasets the trust serves."
         )
