@@ -337,7 +337,7 @@ def test_duplicate_agreement_ids(duckdb_trust_dir: Path, tmp_path: Path) -> None
     lines = errors(check(broken_trust(duckdb_trust_dir, tmp_path, agreements=duplicate)))
     assert len(lines) == 2
     assert "agreements[2] (DSA-LMDT-001): the id is also used by agreements[0]" in lines[0]
-    assert "agreements[1] (DSA-LMDT-001): daily_cell_budget is -1" in lines[1]
+    assert "agreements[2] (DSA-LMDT-001): daily_cell_budget is -1" in lines[1]
 
 
 # ---- several problems at once ----------------------------------------------------------------
