@@ -157,6 +157,7 @@ def create_app(settings: Settings) -> Starlette:
     trust = Trust.from_settings(settings)
     graphql_app = TrustGraphQL(trust, allow_queries_via_get=True)  # trusted documents only
     ledger = Ledger.from_config(settings.ledger)
+    trust.ledger = ledger
     # policies/ is re-read while the server runs; each request records the set it began with.
     policies = live_policies(trust, graphql_app.schema, ledger)
     provider = provider_keys(settings.auth)  # an identity provider's keys, fetched as needed

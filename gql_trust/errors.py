@@ -69,6 +69,12 @@ class LedgerUnavailable(TrustError):
     code = "LEDGER_UNAVAILABLE"
 
 
+class PrivacyBudgetExceeded(TrustError):
+    """Releasing the result would exceed the agreement's privacy-loss budget: no data."""
+
+    code = "PRIVACY_BUDGET_EXCEEDED"
+
+
 class BudgetExceeded(TrustError):
     """Releasing the result would exceed the agreement's daily cell budget: no data."""
 

@@ -78,6 +78,7 @@ class Trust:
                     f"[sources.{contract.source}] to {settings.path or 'the settings file'}"
                 )
         self.policy = PolicyEngine(settings.policies_dir, self.contracts)
+        self.ledger: Any = None  # set by the app: zCDP releases reserve rho in it
         self.policy.version = policy_version(settings.policies_dir)
         self.disclosure_key = _disclosure_key(settings, contracts)
         self._coverage: dict[str, tuple[float, Any]] = {}

@@ -147,7 +147,7 @@ async def test_agreements_per_field_and_in_how_to_get_access(
     assert payroll["meanMonthlyPay"]["agreements"] == ["DSA-LMDT-001"]
     assert payroll["employees"]["agreements"] == ["DSA-LMDT-001"]
     assert payroll["period"]["agreements"] == []
-    assert all(f["agreements"] == [] for f in entries["claimants"]["fields"])
+    assert all(f["agreements"] == ["DSA-LMDT-002"] for f in entries["claimants"]["fields"])
     assert "DSA-LMDT-001" in entries["payrolledEmployees"]["howToGetAccess"]
     assert "HMRC" in entries["payrolledEmployees"]["howToGetAccess"]
     assert "Open data" in entries["vacancies"]["howToGetAccess"]

@@ -91,8 +91,8 @@ def test_the_demo_trust_passes(kind: str, request: pytest.FixtureRequest) -> Non
     for name in ("claimants", "payrolledEmployees", "vacancies"):
         assert f"contract {name}: ok (" in result.stderr
     assert lines[-1] == (
-        "check passed: 3 contracts (21 columns) against 3 live sources, 15 policy rules, "
-        "1 agreement"
+        "check passed: 3 contracts (21 columns) against 3 live sources, 16 policy rules, "
+        "2 agreements"
     )
 
 
@@ -336,8 +336,8 @@ def test_duplicate_agreement_ids(duckdb_trust_dir: Path, tmp_path: Path) -> None
 
     lines = errors(check(broken_trust(duckdb_trust_dir, tmp_path, agreements=duplicate)))
     assert len(lines) == 2
-    assert "agreements[1] (DSA-LMDT-001): the id is also used by agreements[0]" in lines[0]
-    assert "agreements[1] (DSA-LMDT-001): daily_cell_budget is -1" in lines[1]
+    assert "agreements[2] (DSA-LMDT-001): the id is also used by agreements[0]" in lines[0]
+    assert "agreements[2] (DSA-LMDT-001): daily_cell_budget is -1" in lines[1]
 
 
 # ---- several problems at once ----------------------------------------------------------------

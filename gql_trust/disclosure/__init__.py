@@ -1,6 +1,6 @@
 """Statistical disclosure control applied to result cells for callers who are not owners."""
 
-from . import perturbed_mean  # noqa: F401  (registers it, like the modules below)
+from . import dp, perturbed_mean  # noqa: F401  (registers them, like the modules below)
 from .apply import DisclosureTally, apply_disclosure, controlled_measures
 from .cell_key import P_TABLE, perturb
 from .methods import METHODS, Method, register

@@ -24,6 +24,7 @@ class RequestContext:
     started: float = field(default_factory=time.monotonic)
     policy: Any = None  # the PolicyEngine in force when the request began (reloads swap it)
     dry_run: Any = None  # DryRunNotes when the request asked for a dry run
+    privacy: Any = None  # PrivacyReport of zCDP releases (extensions.privacy)
 
     def __post_init__(self) -> None:
         if self.policy is None:

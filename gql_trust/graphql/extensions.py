@@ -28,9 +28,13 @@ class DisclosureReport(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
         tally = getattr(context, "disclosure", None)
-        if tally is None or not tally.methods:
-            return {}
-        return {"disclosure": tally.as_dict()}
+        results: dict[str, Any] = {}
+        if tally is not None and tally.methods:
+            results["disclosure"] = tally.as_dict()
+        privacy = getattr(context, "privacy", None)
+        if privacy is not None:  # zCDP releases: rho spent, left, and accuracy
+            results["privacy"] = privacy.as_dict()
+        return results
 
 
 def schema_extensions() -> list[Callable[[], SchemaExtension]]:

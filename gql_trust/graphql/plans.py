@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any, NoReturn, TypeVar
 
 from ..contracts.model import Conformed, Contract
-from ..disclosure import METHODS, apply_disclosure, controlled_measures
+from ..disclosure import METHODS, apply_disclosure, controlled_measures, dp
 from ..disclosure.apply import Flags
 from ..disclosure.sparse import Withheld, sparse_groups
 from ..disclosure.standard_cells import RULE as STANDARD_CELLS
@@ -21,14 +21,16 @@ from ..disclosure.tables import (
     complete,
     lattice,
     matches,
+    months,
     split_where,
     zero_measures,
 )
-from ..errors import Forbidden, InvalidQuery
+from ..errors import Forbidden, InvalidQuery, LedgerUnavailable, PrivacyBudgetExceeded
 from ..planner import And, CellQuery, Cond, Filter, OrderKey
 from ..planner.query import walk
 from ..planner.sql import CELL_KEY
 from ..policy import Grant
+from ..policy.agreements import agreement_problem
 from ..reference import Level
 from ..tracing import span
 from ..trust import Denial
@@ -105,6 +107,11 @@ class ControlledTable:
         empty = (*zero_measures(contract, query.measures), 0)[: width - len(dims)]
         rows = complete(as_zero(contract, rows, len(dims), query.measures), len(dims), cells, empty)
         cell_id = _cell_identity(contract, dims, self.pinned)
+        private = [m for m, method in plan.disclosure.items() if method == dp.NAME]
+        if private:  # noise spends rho on every cell the caller's filters leave
+            if self.kept is not None:
+                rows = [r for r in rows if matches(self.kept, dict(zip(dims, r, strict=False)))]
+            rows = await _privatise(ctx, contract, columns, rows, private, cell_id, self.pinned)
         rows, flags = apply_disclosure(
             contract, columns, rows, plan.disclosure, CELL_KEY, cell_id, trust.disclosure_key
         )
@@ -167,6 +174,59 @@ class ControlledTable:
         for pair in pairs:
             groups.setdefault(pair[0][at[asked.partition]], []).append(pair)
         return [pair for key in sorted(groups) for pair in groups[key][asked.offset : end]]
+
+
+async def _privatise(
+    ctx: RequestContext,
+    contract: Contract,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    measures: list[str],
+    cell_id: Callable[[tuple[Any, ...]], bytes],
+    pinned: dict[str, Any],
+) -> list[tuple[Any, ...]]:
+    """The rows with zCDP counts, rho reserved in the ledger (disclosure/dp.py)."""
+    agreement = ctx.policy.agreements[ctx.principal.agreement]
+    period = contract.conformed(Conformed.PERIOD)
+    at = columns.index(period.name) if period is not None and period.name in columns else None
+    span = 1
+    if at is None and (period is None or period.name not in pinned):
+        covered = await ctx.trust.coverage(contract)
+        if covered is None or not isinstance(covered[0], date):
+            raise InvalidQuery(f"{contract.name}: select the period, or filter it with eq")
+        span = len(months(covered[0], covered[1]))
+    if ctx.trust.ledger is None:
+        raise LedgerUnavailable("no ledger to account for privacy loss: nothing released")
+    released, granted = await dp.privatise(
+        rows=rows,
+        columns=columns,
+        measures=measures,
+        identity=cell_id,
+        period_of=(lambda row: row[at])
+        if at is not None
+        else (lambda row: None if span > 1 else 1),
+        span=span,
+        agreement=agreement.id,
+        limit=agreement.privacy.rho,
+        rho=agreement.privacy.release_rho,
+        reserve=ctx.trust.ledger.reserve_privacy,
+    )
+    if ctx.privacy is None:
+        ctx.privacy = dp.PrivacyReport(agreement.id, agreement.privacy.rho)
+    ctx.privacy.used = max(ctx.privacy.used, granted.used)
+    if granted.exceeded:
+        raise PrivacyBudgetExceeded(
+            f"agreement {agreement.id} allows rho {agreement.privacy.rho:g} a day (UTC); "
+            f"{granted.used:.4g} is spent and this table of new cells needs {granted.wanted:.4g}, "
+            "so no data was released. Cells released before cost nothing: ask for those, "
+            "or a table over fewer periods, or wait for tomorrow's budget",
+            agreement=agreement.id,
+            rhoLimit=agreement.privacy.rho,
+            rhoRemaining=round(max(agreement.privacy.rho - granted.used, 0.0), 9),
+            rhoWanted=round(granted.wanted, 9),
+        )
+    ctx.privacy.add(granted, measures)
+    return released
 
 
 def _is_period(contract: Contract, name: str) -> bool:
@@ -238,6 +298,11 @@ def _plan_cells(
                 standard_reason(contract.name, custom, name),
             )  # fmt: skip
     disclosure = controlled_measures(contract, measures, exact)
+    for m in disclosure:  # under a privacy budget, zCDP replaces the method for counts
+        if _under_privacy(ctx, contract, m) and not METHODS[dp.NAME].check(
+            contract, contract.measure(m)
+        ):
+            disclosure[m] = dp.NAME
     for measure in list(disclosure):  # a follower needs its leader to know when to hide
         leader = contract.measure(measure).suppressed_with
         if leader and leader not in measures:
@@ -253,6 +318,24 @@ def _plan_cells(
     table = ControlledTable(contract, query, disclosure, pushed, kept, pinned_values(where))
     source = replace(query, where=pushed, order=(), limit=None, offset=0, partition=None)
     return Plan(source, disclosure, contract, predicates, table)
+
+
+def _under_privacy(ctx: RequestContext, contract: Contract, measure: str) -> bool:
+    """The caller's agreement is in force, covers the measure and has a privacy budget."""
+    principal = ctx.principal
+    agreement = ctx.policy.agreements.get(principal.agreement or "")
+    if agreement is None or agreement.privacy is None:
+        return False
+    problem = agreement_problem(
+        agreement,
+        agreement_id=principal.agreement,
+        dept=principal.dept or None,
+        purpose=principal.purpose,
+        dataset=contract.name,
+        field=measure,
+        today=datetime.now(UTC).date(),
+    )
+    return problem is None
 
 
 def contract_measures(contract: Contract) -> tuple[str, ...]:

@@ -15,8 +15,9 @@ from typing import Any
 
 import asyncpg
 
+from ..disclosure.dp import Draw, Granted
 from ..errors import LedgerUnavailable
-from . import merkle
+from . import merkle, privacy
 from .chain import (
     Commit,
     Head,
@@ -190,6 +191,10 @@ class PostgresSink:
                 if not walk.step(next(read_rows([tuple(record)]))):
                     break
             return walk.finish()
+
+    async def reserve_privacy(self, draw: Draw) -> Granted:
+        async with self._ready().acquire() as conn:
+            return await privacy.reserve_postgres(conn, draw)
 
     async def budget_used(self, agreement: str, day: str) -> int:
         async with self._ready().acquire() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from ..disclosure.dp import Draw, Granted
 from . import merkle
 from .chain import Commit, Pending, Verification
 from .entry import Entry
@@ -38,3 +39,7 @@ class Sink(Protocol):
     async def verify(self) -> Verification: ...
 
     async def budget_used(self, agreement: str, day: str) -> int: ...
+
+    async def reserve_privacy(self, draw: Draw) -> Granted:
+        """Charge a zCDP release's new cells and keep their values, in one transaction."""
+        ...

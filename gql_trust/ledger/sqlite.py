@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from ..disclosure.dp import Draw, Granted
 from ..errors import LedgerUnavailable
-from . import merkle
+from . import merkle, privacy
 from .chain import (
     Commit,
     Head,
@@ -151,6 +152,9 @@ class SqliteSink:
 
     async def verify(self) -> Verification:
         return await self._run(lambda conn: _verify(conn, self.verifier))
+
+    async def reserve_privacy(self, draw: Draw) -> Granted:
+        return await self._run(lambda conn: privacy.reserve_sqlite(conn, draw))
 
     async def budget_used(self, agreement: str, day: str) -> int:
         return await self._run(

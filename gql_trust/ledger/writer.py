@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ..disclosure.dp import Draw, Granted
 from ..errors import LedgerUnavailable
 from . import merkle
 from .chain import BudgetClaim, Pending, Verification, Written
@@ -141,6 +142,11 @@ class Ledger:
     async def verify(self) -> Verification:
         await self.start()
         return await self._reading(self.sink.verify())
+
+    async def reserve_privacy(self, draw: Draw) -> Granted:
+        """Reserve a zCDP release's rho and keep its values (ledger/privacy.py)."""
+        await self.start()
+        return await self._reading(self.sink.reserve_privacy(draw))
 
     async def budget_used(self, agreement: str, day: str) -> int:
         await self.start()

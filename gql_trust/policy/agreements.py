@@ -25,6 +25,7 @@ class Agreement:
     status: str = "active"  # active | suspended | revoked
     trusted_documents: Path | None = None  # an Apollo persisted query manifest
     require_trusted_documents: bool = False
+    privacy: Privacy | None = None  # a privacy-loss budget: counts released under zCDP
 
     def covers(self, dataset: str, field: str) -> bool:
         return (dataset, field) in self.fields or (dataset, "*") in self.fields
@@ -41,6 +42,42 @@ class Agreement:
 
 
 STATUSES = ("active", "suspended", "revoked")
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """`privacy: {mechanism: zcdp, rho: R, per: day}`: the agreement's microdata counts are
+    released under zero-concentrated DP, spending at most ``rho`` a UTC day;
+    ``release_rho`` is what one table of new cells spends unless the caller asks less."""
+
+    rho: float
+    per: str = "day"
+    mechanism: str = "zcdp"
+    release_rho: float = 0.05
+
+
+def _privacy(raw: Any, where: str) -> Privacy | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: privacy must be a mapping, e.g. {{mechanism: zcdp, rho: 1.0}}")
+    unknown = set(raw) - {"mechanism", "rho", "per", "release_rho"}
+    if unknown:
+        raise ConfigError(f"{where}: privacy has unknown keys {sorted(unknown)}")
+    if raw.get("mechanism", "zcdp") != "zcdp":
+        raise ConfigError(f"{where}: privacy mechanism must be zcdp")
+    if raw.get("per", "day") != "day":
+        raise ConfigError(f"{where}: privacy budgets are per day (per: day)")
+    try:
+        rho = float(raw["rho"])
+        release = float(raw.get("release_rho", min(0.05, rho)))
+    except KeyError as exc:
+        raise ConfigError(f"{where}: privacy needs rho (the daily privacy-loss budget)") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: privacy rho must be a number") from exc
+    if not 0 < rho <= 100 or not 0 < release <= rho:
+        raise ConfigError(f"{where}: privacy needs 0 < release_rho <= rho <= 100")
+    return Privacy(rho=rho, release_rho=release)
 
 
 def load_agreements(path: Path) -> dict[str, Agreement]:
@@ -84,6 +121,7 @@ def _agreement(item: dict[str, Any], where: str, directory: Path) -> Agreement:
             status=status,
             trusted_documents=directory / str(manifest) if manifest else None,
             require_trusted_documents=item.get("require_trusted_documents", False) is True,
+            privacy=_privacy(item.get("privacy"), where),
         )
     except KeyError as exc:
         raise ConfigError(f"{where}: '{exc.args[0]}' is required") from exc

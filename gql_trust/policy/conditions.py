@@ -1,6 +1,7 @@
 """Conditions a policy rule may carry in its `cond` column, joined by `&`.
 
 agreement / no-agreement     the caller's agreement does / does not cover this use
+privacy                      ... and does so under a privacy-loss budget (zCDP counts)
 not-owner                    the caller's department does not own the dataset
 authenticated                the caller presented a verified token
 geography>=LEVEL             the query's geography is LEVEL or coarser
@@ -61,6 +62,12 @@ def _term(subject: Subject, rule: str, term: str) -> bool:
         if problem:  # explains a failed allow, or the deny that follows
             subject.failures.append((rule, problem))
         return (problem is None) == (term == "agreement")
+    if term == "privacy":
+        agreement = subject.agreements.get(subject.agreement_id or "")
+        if agreement is None or agreement.privacy is None:
+            subject.failures.append((rule, "needs an agreement with a privacy-loss budget"))
+            return False
+        return _term(subject, rule, "agreement")
     if term == "authenticated":
         if not subject.authenticated:
             subject.failures.append((rule, "only authenticated callers may use this"))
