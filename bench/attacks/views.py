@@ -27,6 +27,13 @@ CLAIMS: dict[str, dict[str, Any]] = {
         "purpose": "labour-market-analysis",
         "agreement": "DSA-LMDT-001",
     },
+    # Under differential privacy: claimants at any geography, a privacy-loss budget a day.
+    "dfe-dp": {
+        "dept": "DfE",
+        "roles": ["analyst"],
+        "purpose": "research",
+        "agreement": "DSA-LMDT-002",
+    },
 }
 
 FILTER_NAMES = {"area": "areaCode", "sector": "sectorCode"}
@@ -69,7 +76,7 @@ class View:
     principal: str
     dataset: str
     measure: str
-    method: str  # "cell_key" or "ten_five"
+    method: str  # "cell_key", "ten_five" or "zcdp"
     geography: str
     areas: list[str]
     dims: dict[str, list[Any]]  # dimension -> categories (besides period and area)
@@ -122,8 +129,14 @@ def build_views(settings: Settings, geo: Geography, periods: list[str]) -> list[
     la, region = geo.levels["LOCAL_AUTHORITY"], geo.levels["REGION"]
     own = [CLAIMS["la"]["area"]]
 
-    def claimants(name: str, level: str, areas: list[str], dims: dict[str, list[Any]]) -> View:
-        return View(name, name.split("/")[0], "claimants", "claimants", "cell_key", level,
+    def claimants(
+        name: str,
+        level: str,
+        areas: list[str],
+        dims: dict[str, list[Any]],
+        method: str = "cell_key",
+    ) -> View:
+        return View(name, name.split("/")[0], "claimants", "claimants", method, level,
                     areas, dims, periods, additive_over_periods=False)  # fmt: skip
 
     def payroll(name: str, level: str, areas: list[str], mean: str | None = None) -> View:
@@ -134,6 +147,7 @@ def build_views(settings: Settings, geo: Geography, periods: list[str]) -> list[
         claimants("hmrc/claimants", "LOCAL_AUTHORITY", la, people),
         claimants("la/claimants", "LOCAL_AUTHORITY", own, disabled),
         claimants("dfe/claimants", "REGION", region, disabled),
+        claimants("dfe-dp/claimants", "LOCAL_AUTHORITY", la, disabled, method="zcdp"),
         payroll("dfe/payrolledEmployees", "REGION", region),
         payroll("dwp/payrolledEmployees", "LOCAL_AUTHORITY", la, mean="meanMonthlyPay"),
     ]

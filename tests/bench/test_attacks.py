@@ -63,6 +63,7 @@ def test_every_attack_and_principal_ran(results: dict[str, Any]) -> None:
         "hmrc/claimants",
         "la/claimants",
         "dfe/claimants",
+        "dfe-dp/claimants",
         "dfe/payrolledEmployees",
         "dwp/payrolledEmployees",
     }
@@ -75,7 +76,8 @@ def test_every_attack_and_principal_ran(results: dict[str, Any]) -> None:
         "zero vs absent",
         "least squares",
     }
-    assert all(s["targets"] > 0 for s in results["scores"]), results["scores"]
+    # an attack with no target scored had every query refused (a privacy budget spent)
+    assert all(s["targets"] > 0 or s["refused"] == s["queries"] for s in results["scores"])
 
 
 def test_no_attack_beats_its_baseline(results: dict[str, Any]) -> None:
