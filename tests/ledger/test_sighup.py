@@ -95,3 +95,19 @@ async def test_sighup_reloads_every_worker(small_trust_dir: Path, tmp_path: Path
             "SELECT count(*) FROM ledger_entries WHERE outcome = 'POLICY_CHANGE'"
         ).fetchone()
     assert changes == 1
+
+
+def test_poll_s_out_of_range_is_a_clear_error(small_trust_dir: Path, tmp_path: Path) -> None:
+    from gql_trust.errors import ConfigError
+
+    for bad in ("10", "-1", '"soon"', "true"):
+        config = trust_config(
+            small_trust_dir, {"kind": "sqlite", "path": str(tmp_path / "l.sqlite")},
+            policies=tmp_path, extra=f"poll_s = {bad}\n",
+        )  # fmt: skip
+        try:
+            load_settings(config)
+        except ConfigError as exc:
+            assert "poll_s must be a number of seconds from 0 to 5" in str(exc)
+        else:
+            raise AssertionError(f"poll_s = {bad} was accepted")
