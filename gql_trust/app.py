@@ -41,7 +41,7 @@ from .ledger.record import Proxies
 from .metrics import ROUTES as METRIC_ROUTES
 from .metrics import Metrics, MetricsMiddleware
 from .observability import RequestIdMiddleware
-from .policy.reload import PolicyCollector, live_policies
+from .policy.reload import live_policies
 from .tracing import TracingMiddleware, configure_from_env
 from .trust import Trust
 
@@ -229,7 +229,9 @@ def create_app(settings: Settings) -> Starlette:
         return HTMLResponse(await render_catalog(trust))
 
     metrics = Metrics(trust, ledger)
-    metrics.registry.register(PolicyCollector(policies))
+    # Reload counts go into the workers' shared counters as soon as a reload is decided.
+    metrics.policy_stats = policies.stats
+    policies.on_change = metrics.carry
 
     async def metrics_route(request: Request) -> Response:
         if not settings.metrics.public:  # counts of denials and budgets are not for anyone

@@ -24,9 +24,13 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def graphiql_link(entry: DatasetEntry, graphql_path: str = "/graphql") -> str:
-    """GraphiQL pre-filled with the dataset's example query (its page reads ?query=)."""
-    return f"{graphql_path}?{urlencode({'query': entry.example_query})}"
+def graphiql_link(
+    entry: DatasetEntry, graphql_path: str = "/graphql", *, dry_run: bool = False
+) -> str:
+    """GraphiQL pre-filled with the dataset's example query (its page reads ?query=);
+    with ``dry_run``, GraphiQL sends it as a dry run (``extensions.dryRun``)."""
+    params = {"query": entry.example_query, **({"dryRun": "true"} if dry_run else {})}
+    return f"{graphql_path}?{urlencode(params)}"
 
 
 async def render_catalog(
@@ -48,6 +52,7 @@ def render_page(
             purpose=TRUST_PURPOSE,
             datasets=datasets,
             graphiql_links={d.name: graphiql_link(d, graphql_path) for d in datasets},
+            dry_run_links={d.name: graphiql_link(d, graphql_path, dry_run=True) for d in datasets},
             disclosure_names={name: m.summary for name, m in METHODS.items()},
             graphql_path=graphql_path,
             static_prefix=static_prefix,

@@ -130,6 +130,8 @@ class Settings:
     federation: FederationConfig = field(default_factory=FederationConfig)
     disclosure: DisclosureConfig = field(default_factory=DisclosureConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    # [policies] poll_s: seconds between looks at policies/ (0: only on SIGHUP).
+    policies_poll_s: float = 1.0
 
 
 def bundled_dir(name: str) -> Path:
@@ -206,7 +208,21 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, path: Path | None = 
         federation=_federation(raw.get("federation") or {}, where),
         disclosure=_disclosure(raw.get("disclosure") or {}, resolve, where),
         metrics=_metrics(raw.get("metrics") or {}, where),
+        policies_poll_s=_poll(raw.get("policies") or {}, where),
     )
+
+
+def _poll(raw: dict[str, Any], where: str) -> float:
+    unknown = sorted(set(raw) - {"dir", "poll_s"})
+    if unknown:
+        raise ConfigError(f"{where}: [policies] has unknown keys {unknown}; known: dir, poll_s")
+    value = raw.get("poll_s", 1.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 5:
+        raise ConfigError(
+            f"{where}: [policies] poll_s must be a number of seconds from 0 to 5 "
+            "(0: re-read only on SIGHUP)"
+        )
+    return float(value)
 
 
 def _metrics(raw: dict[str, Any], where: str) -> MetricsConfig:

@@ -287,7 +287,8 @@ def render_page(*, graphql_path: str = "/graphql", static_prefix: str = "/static
 
     The page honours ``?query=...&variables=...`` in its URL as the initial editor
     contents, so other pages can link to a ready example (request headers are
-    never taken from the URL nor persisted). Without the assets installed it is a
+    never taken from the URL nor persisted); ``&dryRun=true`` sends each query as a
+    dry run, with a notice saying so. Without the assets installed it is a
     small plain page saying how to install them.
     """
     if not assets_present():
@@ -311,6 +312,10 @@ def render_page(*, graphql_path: str = "/graphql", static_prefix: str = "/static
 <link rel="stylesheet" href="{_attr(f"{prefix}/graphiql/page.css")}">
 </head>
 <body>
+<p id="dry-run-note" role="status" hidden><strong>Dry run.</strong> Each query run here
+says what it would release (cells per field, disclosure methods, the agreement's budget)
+and releases nothing; it is recorded as a dry run and charges no budget.
+<a href="{_attr(graphql_path)}">Run queries for real</a></p>
 <div id="graphiql" class="graphiql-container" data-graphql-path="{_attr(graphql_path)}">
 Loading GraphiQL...</div>
 <noscript>GraphiQL needs JavaScript. The GraphQL endpoint is

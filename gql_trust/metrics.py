@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -171,6 +172,21 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self.policy_reloads = Counter(
+            "gql_trust_policy_reloads", "Policy changes that took effect.", registry=registry
+        )
+        self.policy_refusals = Counter(
+            "gql_trust_policy_reload_refusals",
+            "Policy changes refused because they failed the check (the old set stayed).",
+            registry=registry,
+        )
+        self.policy_pending = Gauge(
+            "gql_trust_policy_refused_pending",
+            "1 while the policy files on disk are a refused set (in any live worker).",
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        self.policy_stats: Any = None  # the worker's ReloadStats (policy/reload.py)
         self._carried: dict[str, int] = {}  # in-memory counts already added to counters
         self.collector = TrustCollector(trust)
         self.registry.register(self.collector)
@@ -212,6 +228,11 @@ class Metrics:
             self._add(self.source_queries.labels(name), f"queries:{name}", source.stats.queries)
             self._add(self.source_rows.labels(name), f"rows:{name}", source.stats.rows)
         self.plan_size.set(info.currsize)
+        stats = self.policy_stats
+        if stats is not None:
+            self._add(self.policy_reloads, "policy:applied", stats.applied)
+            self._add(self.policy_refusals, "policy:refused", stats.refused)
+            self.policy_pending.set(1.0 if stats.last_error else 0.0)
 
     def _add(self, counter: Counter, key: str, total: int) -> None:
         delta = total - self._carried.get(key, 0)

@@ -245,6 +245,12 @@ async def test_home_page_lists_datasets_with_graphiql_links(duckdb_trust: TrustU
         url = urlsplit(href)
         assert url.path == "/graphql"
         assert parse_qs(url.query)["query"] == [entry.example_query]
+    dry_run_links = [href for label, href in page.links if label == "Dry run in GraphiQL"]
+    assert len(dry_run_links) == len(entries)
+    for href, entry in zip(dry_run_links, entries, strict=True):
+        url = urlsplit(href)
+        assert url.path == "/graphql"
+        assert parse_qs(url.query) == {"query": [entry.example_query], "dryRun": ["true"]}
     css = await duckdb_trust.client.get("/static/catalog/catalog.css")
     assert css.status_code == 200 and "font" in css.text
 

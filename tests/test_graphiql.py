@@ -102,8 +102,9 @@ def test_page_loads_only_same_origin_vendor_assets(with_assets: None) -> None:
     for url in refs.scripts + refs.stylesheets:
         assert url.startswith("/static/"), url
         assert "//" not in url and ":" not in url, url
-    # The only other URL is the empty data: favicon (stops a /favicon.ico request).
-    assert refs.other_urls == ["data:,"]
+    # The only other URLs are the empty data: favicon (stops a /favicon.ico request) and
+    # the dry-run notice's link back to this page.
+    assert refs.other_urls == ["data:,", "/graphql"]
     assert refs.inline_scripts == 0
     assert URL_RE.search(page) is None, URL_RE.search(page)
     assert "integrity=" not in page and "crossorigin" not in page

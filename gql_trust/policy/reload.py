@@ -17,14 +17,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from ..contracts.model import Contract
 from ..errors import ConfigError, LedgerUnavailable
@@ -88,11 +85,14 @@ class LivePolicies:
         *,
         ledger: Any = None,
         documents: DocumentLoader | None = None,
+        poll_s: float = POLL_SECONDS,
     ) -> None:
         self.trust = trust
         self.directory = directory
         self.ledger = ledger
         self.documents = documents
+        self.poll_s = poll_s  # 0: only on SIGHUP
+        self.on_change: Callable[[], None] | None = None  # told after each applied or refused set
         self.stats = ReloadStats()
         self._refused_version: str | None = None  # not re-logged every second
         self._lock = asyncio.Lock()
@@ -117,6 +117,7 @@ class LivePolicies:
                 self.stats.refused += 1
                 self.stats.last_error = exc.message
                 log.error("policy change refused; the previous policy stays in force: %s", exc)
+                self._changed()
                 return False
             old = self.version
             self.trust.policy = engine  # atomic: running requests keep the set they began with
@@ -124,8 +125,16 @@ class LivePolicies:
             self.stats.applied += 1
             self.stats.last_error = None
             log.info("policy %s in force (was %s)", engine.version, old)
+            self._changed()
             await self._record(old, engine.version)
             return True
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:  # counting must never undo a reload
+                log.exception("could not count the policy reload")
 
     async def _record(self, old: str | None, new: str | None) -> None:
         if self.ledger is None:
@@ -153,7 +162,8 @@ class LivePolicies:
     def start(self) -> None:
         """Poll in the background and reload on SIGHUP (in the running loop)."""
         loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self.watch(), name="policy-watch")
+        if self.poll_s > 0:
+            self._task = loop.create_task(self.watch(self.poll_s), name="policy-watch")
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
 
@@ -170,30 +180,6 @@ class LivePolicies:
             self._task = None
 
 
-class PolicyCollector(Collector):
-    """`/metrics`: policy changes applied and refused by this process."""
-
-    def __init__(self, live: LivePolicies) -> None:
-        self.live = live
-
-    def collect(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(
-            "gql_trust_policy_reloads",
-            "Policy changes that took effect.",
-            value=self.live.stats.applied,
-        )
-        yield CounterMetricFamily(
-            "gql_trust_policy_reload_refusals",
-            "Policy changes refused because they failed the check (the old set stayed).",
-            value=self.live.stats.refused,
-        )
-        yield GaugeMetricFamily(
-            "gql_trust_policy_refused_pending",
-            "1 while the policy files on disk are a refused set.",
-            value=1.0 if self.live.stats.last_error else 0.0,
-        )
-
-
 def live_policies(trust: Any, schema: Any, ledger: Any) -> LivePolicies:
     """The trust's live policy set, trusted documents included (checked at start too)."""
     from ..documents import load_documents
@@ -204,4 +190,11 @@ def live_policies(trust: Any, schema: Any, ledger: Any) -> LivePolicies:
         return load_documents(engine.agreements, graphql_schema)
 
     trust.policy.documents = documents(trust.policy)
-    return LivePolicies(trust, trust.settings.policies_dir, ledger=ledger, documents=documents)
+    settings = trust.settings
+    return LivePolicies(
+        trust,
+        settings.policies_dir,
+        ledger=ledger,
+        documents=documents,
+        poll_s=settings.policies_poll_s,
+    )

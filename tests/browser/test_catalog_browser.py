@@ -8,11 +8,16 @@ same data as a direct POST of that query.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Page, expect
+
+from gql_trust.config import Settings, load_settings
+from gql_trust.identity import mint_token
+from tests.conftest import auth_headers
 
 pytestmark = pytest.mark.browser
 
@@ -94,4 +99,79 @@ async def test_open_in_graphiql_runs_the_example(live_server: str, browser_page:
     assert "errors" not in expected
     assert expected["data"]["vacancies"], "the example must return data for the public"
     assert _without_request_id(shown) == _without_request_id(expected)
+    _assert_clean(browser_page)
+
+
+def _cells_released(
+    base: str, settings: Settings, query: str, headers: dict[str, str]
+) -> tuple[int, Any]:
+    """Run ``query`` for real; the cells its ledger entry says were released, and the data."""
+    real = httpx.post(f"{base}/graphql", json={"query": query}, headers=headers, timeout=10)
+    real.raise_for_status()
+    assert settings.auth is not None
+    auditor = mint_token(settings.auth, sub="catalog-test", dept="TRUST", roles=["auditor"])
+    newest = httpx.post(
+        f"{base}/graphql",
+        json={"query": "{ auditLog(limit: 1) { outcome cellsReturned } }"},
+        headers={"Authorization": f"Bearer {auditor}"},
+        timeout=10,
+    ).json()["data"]["auditLog"][0]
+    assert newest["outcome"] == "OK", newest
+    return int(newest["cellsReturned"]), real.json()["data"]
+
+
+@pytest.mark.parametrize("dataset, who", [("vacancies", "public"), ("payrolledEmployees", "dwp")])
+async def test_dry_run_in_graphiql_says_what_the_example_would_release(
+    live_server: str, duckdb_trust_dir: Path, browser_page: Any, dataset: str, who: str
+) -> None:
+    """The catalog's "Dry run in GraphiQL": the request carries extensions.dryRun, the
+    answer has no data and counts exactly the cells the real run then releases."""
+    settings = load_settings(duckdb_trust_dir / "gql-trust.toml")
+    headers = auth_headers(settings, who)
+    page: Page = browser_page.page
+    await page.goto(f"{live_server}/")
+    section = page.locator(f"section#{dataset}")
+    example = (await section.locator("pre").inner_text()).strip()
+    await section.get_by_role("link", name="Dry run in GraphiQL").click()
+    await _wait_for_graphiql(page)
+    await expect(page.locator("#dry-run-note")).to_be_visible()
+    await expect(page.locator("#dry-run-note")).to_contain_text("releases nothing")
+    assert await page.evaluate(_CM_VALUE, ".graphiql-query-editor .CodeMirror") == example
+    if headers:  # the caller's token, typed into GraphiQL's Headers tab
+        await page.get_by_role("button", name="Headers").click()
+        await page.evaluate(
+            "h => document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) "
+            ".CodeMirror').CodeMirror.setValue(h)",
+            json.dumps(headers),
+        )
+
+    async with page.expect_request(
+        lambda r: (
+            r.url.endswith("/graphql") and r.method == "POST" and "dryRun" in (r.post_data or "")
+        )
+    ) as sent:
+        await page.locator(".graphiql-execute-button").click()
+    body = json.loads((await sent.value).post_data or "{}")
+    assert body["extensions"] == {"dryRun": True} and body["query"] == example
+    result = page.locator(".result-window")
+    await expect(result).to_contain_text('"dryRun"', timeout=READY_TIMEOUT_MS)
+    shown = json.loads(await page.evaluate(_CM_VALUE, ".result-window .CodeMirror"))
+    assert shown["data"] is None
+    report = shown["extensions"]["dryRun"]
+    assert report["fields"][dataset]["allowed"] is True, report
+
+    cells, data = _cells_released(live_server, settings, example, headers)
+    assert data[dataset], "the example must release data to this caller"
+    assert report["cells"] == cells > 0
+    if who == "dwp":  # under agreement DSA-LMDT-001: the budget is shown
+        assert report["budget"]["agreement"] == "DSA-LMDT-001"
+        assert report["budget"]["wouldUse"] == report["budget"]["used"] + cells
+    else:
+        assert report["budget"] is None
+        # The notice's link: the same query, for real.
+        await page.locator("#dry-run-note").get_by_role("link").click()
+        await _wait_for_graphiql(page)
+        assert "dryRun" not in page.url
+        await expect(page.locator("#dry-run-note")).to_be_hidden()
+        assert await page.evaluate(_CM_VALUE, ".graphiql-query-editor .CodeMirror") == example
     _assert_clean(browser_page)

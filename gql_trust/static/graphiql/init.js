@@ -8,6 +8,12 @@
  * URL is kept in step with the editors so it can be copied and shared.
  * Request headers are neither read from nor written to the URL, and are not
  * persisted in localStorage (they often carry a bearer token).
+ *
+ * ?dryRun=true (the catalog's "Dry run in GraphiQL" links) sends every query with
+ * extensions: {"dryRun": true}: the response says what the query would release
+ * (cells per field, disclosure methods, the agreement's budget) and releases nothing.
+ * The schema's own introspection query is sent as usual. A notice above the editor
+ * says so and links to the same query without the dry run.
  */
 (function () {
   "use strict";
@@ -31,6 +37,7 @@
     initialQuery = params.get("q");
   }
   var initialVariables = params.get("variables");
+  var dryRun = params.get("dryRun") === "true";
 
   var urlState = {
     query: initialQuery === null ? "" : initialQuery,
@@ -46,6 +53,9 @@
     if (urlState.variables) {
       next.set("variables", urlState.variables);
     }
+    if (dryRun) {
+      next.set("dryRun", "true");
+    }
     var search = next.toString();
     window.history.replaceState(
       null,
@@ -54,7 +64,32 @@
     );
   }
 
-  var fetcher = GraphiQL.createFetcher({ url: fetchURL });
+  var realFetcher = GraphiQL.createFetcher({ url: fetchURL });
+  var fetcher = realFetcher;
+  if (dryRun) {
+    fetcher = function (graphQLParams, options) {
+      if (graphQLParams.operationName === "IntrospectionQuery") {
+        return realFetcher(graphQLParams, options);
+      }
+      var extensions = Object.assign({}, graphQLParams.extensions, { dryRun: true });
+      return realFetcher(Object.assign({}, graphQLParams, { extensions: extensions }), options);
+    };
+    showDryRunNote();
+  }
+
+  function showDryRunNote() {
+    var note = document.getElementById("dry-run-note");
+    if (!note) {
+      return;
+    }
+    note.hidden = false;
+    document.body.classList.add("dry-run");
+    note.querySelector("a").addEventListener("click", function (event) {
+      var next = new URLSearchParams(window.location.search);
+      next.delete("dryRun");
+      event.currentTarget.href = window.location.pathname + "?" + next.toString();
+    });
+  }
   var explorerPlugin = GraphiQLPluginExplorer.explorerPlugin();
 
   function GraphiQLWithExplorer() {
