@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from bench.reliability_agreements import listening_workers
 from gql_trust.config import load_settings
 from gql_trust.identity import mint_token
 from tests.conftest import PRINCIPALS
@@ -138,12 +139,18 @@ async def test_connections_spread_across_workers(small_trust_dir: Path, tmp_path
     )
     async with serving_workers(config, tmp_path) as (url, server):
         port = int(url.rsplit(":", 1)[1])
-        workers = [
-            child
-            for child in psutil.Process(server.pid).children()
-            if "spawn_main" in " ".join(child.cmdline())  # not the resource tracker
-        ]
-        assert len(workers) == 2
+
+        def spawned() -> list[int]:
+            return [
+                child.pid
+                for child in psutil.Process(server.pid).children()
+                if "spawn_main" in " ".join(child.cmdline())  # not the resource tracker
+            ]
+
+        # Both listening first: a worker still starting has bound its socket but not
+        # listened yet, and the kernel would send every connection to the other.
+        pids = await asyncio.to_thread(listening_workers, spawned, port)
+        workers = [psutil.Process(pid) for pid in pids]
 
         def held() -> list[int]:
             return [
