@@ -29,6 +29,7 @@ from .catalog_page import render_catalog
 from .config import CONFIG_ENV, Settings, load_settings
 from .documents import carry_document_id, trusted_document
 from .errors import LedgerUnavailable, Unauthenticated
+from .explorer import render_explorer
 from .graphql import build_schema
 from .graphql.context import RequestContext
 from .http import (
@@ -261,6 +262,9 @@ def create_app(settings: Settings) -> Starlette:
     async def home(request: Request) -> Response:
         return HTMLResponse(await render_catalog(trust))
 
+    async def explore(request: Request) -> Response:
+        return HTMLResponse(await render_explorer(trust))
+
     metrics = Metrics(trust, ledger)
     metrics.registry.register(PolicyCollector(policies))
 
@@ -306,6 +310,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", home),
+            Route("/explore", explore),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_route),
