@@ -29,9 +29,17 @@ from .catalog_page import render_catalog
 from .config import CONFIG_ENV, Settings, load_settings
 from .documents import carry_document_id, trusted_document
 from .errors import LedgerUnavailable, Unauthenticated
+from .explorer import render_explorer
 from .graphql import build_schema
 from .graphql.context import RequestContext
-from .http import GRAPHQL_RESPONSE_JSON, is_request_error, response_media_type
+from .http import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    is_request_error,
+    negotiate,
+    response_media_type,
+)
+from .http.csv import CSV, NotCsv, as_csv, csv_shape, not_acceptable_error
 from .http.responses import REQUEST_ERRORS, as_graphql_response, invalid_parameter
 from .identity import PUBLIC, authenticate_request, provider_keys
 from .ledger import Ledger
@@ -122,6 +130,8 @@ class TrustGraphQL(GraphQL):
         request_data, refusal = trusted_document(request_data, context, request_adapter.method)
         # The ledger gate around the route records it before the response leaves.
         operation = capture(request, request_data, context)
+        if refusal is None and getattr(request.state, CSV_REQUESTED, False):
+            refusal = self.csv_refusal(request, request_data)
         if refusal is not None:
             operation.finish(refusal)
             return refusal
@@ -142,6 +152,22 @@ class TrustGraphQL(GraphQL):
             result = ExecutionResult(data=None, errors=[error])
         operation.finish(result)
         return result
+
+    def csv_refusal(self, request: Any, request_data: Any) -> ExecutionResult | None:
+        """Before a CSV request runs: its columns, or a refusal (406) releasing nothing."""
+        fields = (*self.trust.contracts, "labourMarket")
+        try:
+            shape = csv_shape(
+                self.schema._schema,  # type: ignore[attr-defined]
+                request_data.query,
+                request_data.operation_name,
+                request_data.variables,
+                fields,
+            )
+        except NotCsv as exc:
+            return ExecutionResult(data=None, errors=[not_acceptable_error(str(exc))])
+        setattr(request.state, CSV_SHAPE, shape)
+        return None
 
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:
         response = await super().process_result(request, result)
@@ -198,9 +224,14 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse(body, status_code=503 if failing else 200)
 
     async def graphql_route(request: Request) -> Response:
-        media_type = response_media_type(request.headers.get("accept"))
+        accept = request.headers.get("accept")
+        media_type = response_media_type(accept)
+        wants_csv = negotiate(accept, (JSON, GRAPHQL_RESPONSE_JSON, CSV)) == CSV
+        setattr(request.state, CSV_REQUESTED, wants_csv)
         # Every request is in the ledger before its response leaves (or it gets a 503).
         response = await ledger_gate.guard(request, serve_graphql)
+        if wants_csv:
+            return as_csv(getattr(request.state, CSV_SHAPE, None), response)
         if media_type == GRAPHQL_RESPONSE_JSON:
             as_graphql_response(request, response)
         return response
@@ -214,6 +245,10 @@ def create_app(settings: Settings) -> Starlette:
             return await graphql_app.render_graphql_ide(request)
         if await _too_large(request, settings.limits.max_body_bytes):
             return _payload_too_large(settings.limits.max_body_bytes)
+        if getattr(request.state, CSV_REQUESTED, False) and request._body.lstrip()[:1] == b"[":
+            message = "not acceptable as text/csv: a batch has no single table; send one query"
+            error = {"message": message, "extensions": {"code": "NOT_ACCEPTABLE"}}
+            return JSONResponse({"errors": [error]}, status_code=406)
         try:
             request.state.principal = await authenticate_request(
                 request.headers.get("authorization"), settings.auth, provider
@@ -227,6 +262,9 @@ def create_app(settings: Settings) -> Starlette:
 
     async def home(request: Request) -> Response:
         return HTMLResponse(await render_catalog(trust))
+
+    async def explore(request: Request) -> Response:
+        return HTMLResponse(await render_explorer(trust))
 
     metrics = Metrics(trust, ledger)
     # Reload counts go into the workers' shared counters as soon as a reload is decided.
@@ -275,6 +313,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", home),
+            Route("/explore", explore),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_route),
@@ -307,6 +346,9 @@ def create_app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` (and `gql-trust serve --workers N`)."""
     return create_app(load_settings(os.environ.get(CONFIG_ENV)))
 
+
+CSV_REQUESTED = "csv_requested"  # request.state: Accept prefers text/csv
+CSV_SHAPE = "csv_shape"  # request.state: the columns of the CSV answer
 
 ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
 

@@ -13,7 +13,7 @@ from .trust import Trust
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     # Autoescape everything: contract text comes from partner departments.
     return jinja2.Environment(
         loader=jinja2.PackageLoader("gql_trust", "templates"),
@@ -45,7 +45,7 @@ def render_page(
     datasets: list[DatasetEntry], *, graphql_path: str = "/graphql", static_prefix: str = "/static"
 ) -> str:
     return (
-        _environment()
+        environment()
         .get_template("catalog.html")
         .render(
             title=TRUST_TITLE,
@@ -56,5 +56,6 @@ def render_page(
             disclosure_names={name: m.summary for name, m in METHODS.items()},
             graphql_path=graphql_path,
             static_prefix=static_prefix,
+            page="catalog",
         )
     )

@@ -52,6 +52,11 @@ MANIFEST_NAME = "manifest.json"
 GRAPHIQL_VERSION = "3.8.3"
 PLUGIN_EXPLORER_VERSION = "1.0.2"
 REACT_VERSION = "18.2.0"
+# The explorer's charts and the pages' design system.
+VEGA_VERSION = "6.4.0"
+VEGA_LITE_VERSION = "6.5.0"
+VEGA_EMBED_VERSION = "7.3.0"
+GOVUK_FRONTEND_VERSION = "6.6.0"
 
 NPM_TIMEOUT_S = 600
 
@@ -64,7 +69,10 @@ class Asset:
     package: str
     version: str
     source: str  # path inside node_modules/
-    sha384: str  # base64, as in a Subresource Integrity attribute
+    sha384: str  # base64, as in a Subresource Integrity attribute (of npm's file)
+    # Text replaced as the file is copied: GOV.UK's stylesheet names its fonts and images
+    # under /assets/; served from static/vendor/, they are found relative to it.
+    rewrite: tuple[tuple[str, str], ...] = ()
 
 
 # Hashes are the ones Strawberry's page pins for the same files on unpkg, so the
@@ -111,6 +119,73 @@ ASSETS: tuple[Asset, ...] = (
         PLUGIN_EXPLORER_VERSION,
         "@graphiql/plugin-explorer/dist/style.css",
         "5DFJlDPW2tSATRbM8kzoP1j194jexLswuNmClWoRr2Q0x7R68JIQzPHZ02Faktwi",
+    ),
+    Asset(
+        "vega.min.js",
+        "vega",
+        VEGA_VERSION,
+        "vega/build/vega.min.js",
+        "VKdcJr3ZaBIJMbVcopTAI/JEuUkSY6qnwVu9iLuw0DnQ9gQ1JjsfZJhXFQAgNi43",
+    ),
+    Asset(
+        "vega-lite.min.js",
+        "vega-lite",
+        VEGA_LITE_VERSION,
+        "vega-lite/build/vega-lite.min.js",
+        "pV2l7nzmyxZh02knvUH7N8zvtyCYsYiGt+SsE/emG/dFiBI6G0YJZFZ2FzEX72P3",
+    ),
+    Asset(
+        "vega-embed.min.js",
+        "vega-embed",
+        VEGA_EMBED_VERSION,
+        "vega-embed/build/vega-embed.min.js",
+        "Muy1QRxYFeNrA1zShc1KtN4OfipkR/61gt+HWqN57c1Zxu3Oe16TsilsruVVjfKL",
+    ),
+    Asset(
+        "govuk-frontend.min.css",
+        "govuk-frontend",
+        GOVUK_FRONTEND_VERSION,
+        "govuk-frontend/dist/govuk/govuk-frontend.min.css",
+        "wDHxFbRW8Z72RQpsV+P8QWJ7Mg/NJuLraHNMtrAMW5RZIBumyXxS11Vf9/HHxp5C",
+        rewrite=(("url(/assets/", "url(govuk/"),),
+    ),
+    Asset(
+        "govuk-frontend.min.js",
+        "govuk-frontend",
+        GOVUK_FRONTEND_VERSION,
+        "govuk-frontend/dist/govuk/govuk-frontend.min.js",
+        "6al0a9TfyRtZGMkpjDq+9D/vhFheYZKG+EPzCsECsNrAQqAcbQvrHeR8Y5YD/TOp",
+    ),
+    *(
+        Asset(
+            f"govuk/{name}",
+            "govuk-frontend",
+            GOVUK_FRONTEND_VERSION,
+            f"govuk-frontend/dist/govuk/assets/{name}",
+            digest,
+        )
+        for name, digest in (
+            (
+                "fonts/bold-affa96571d-v2.woff",
+                "+uNiz2pcg6nw8kdqBks+w0fhRLzVVQje0m7YJ1/DHrjLaENXfGW/vUQeefsmhl11",
+            ),
+            (
+                "fonts/bold-b542beb274-v2.woff2",
+                "ys84N9V2J8f5hziBQ9uS4gjdzLlLnEBSTwZXIu/EI0vYrZ0kHporsXRjAf3jx4rO",
+            ),
+            (
+                "fonts/light-94a07e06a1-v2.woff2",
+                "Gsvtx5+HOh060RShZt9UrwmNB6PUlvrgZo7dD4y9+iW7As0SMbTnmvEPYo998PHX",
+            ),
+            (
+                "fonts/light-f591b13f7d-v2.woff",
+                "4F+DAQSqyBk7Nfi/6a+j66wAfLKQZ/YncWuy0NMMYHT6ZpfqsPz9irJLi0ZqIw2X",
+            ),
+            (
+                "images/govuk-crest.svg",
+                "bbE9WtSFaIKXPvHh03e2ZOwF5iiOo6koQC1F85pNjAy5Syok3+CWB4wZBsRGqVOG",
+            ),
+        )
     ),
 )
 
@@ -181,7 +256,9 @@ def fetch_assets(
         cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
         say(
             f"running `npm ci` for graphiql@{GRAPHIQL_VERSION}, "
-            f"@graphiql/plugin-explorer@{PLUGIN_EXPLORER_VERSION}, react@{REACT_VERSION}"
+            f"@graphiql/plugin-explorer@{PLUGIN_EXPLORER_VERSION}, react@{REACT_VERSION}, "
+            f"vega@{VEGA_VERSION}, vega-lite@{VEGA_LITE_VERSION}, "
+            f"vega-embed@{VEGA_EMBED_VERSION}, govuk-frontend@{GOVUK_FRONTEND_VERSION}"
         )
         env = {**os.environ, "npm_config_update_notifier": "false"}
         try:
@@ -230,7 +307,14 @@ def fetch_assets(
             dest = vendor / asset.name
             tmp_dest = dest.with_name(dest.name + ".part")
             try:
-                shutil.copyfile(src, tmp_dest)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if asset.rewrite:
+                    text = src.read_text(encoding="utf-8")
+                    for old, new in asset.rewrite:
+                        text = text.replace(old, new)
+                    tmp_dest.write_text(text, encoding="utf-8")
+                else:
+                    shutil.copyfile(src, tmp_dest)
                 os.replace(tmp_dest, dest)
             except OSError as exc:
                 raise ConfigError(f"cannot write {dest}: {exc}") from exc

@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_DIR = ROOT / "tests" / "node"  # graphql-http's audit, the loopback OpenID provider
-FOLDERS = (NODE_DIR, ROOT / "tests" / "federation" / "gateway")
+BROWSER_DIR = ROOT / "tests" / "browser" / "node"  # axe-core, for the accessibility audit
+FOLDERS = (NODE_DIR, ROOT / "tests" / "federation" / "gateway", BROWSER_DIR)
 NPM_TIMEOUT_S = 300
 _STAMP = ".gql-trust-lock.sha256"
 

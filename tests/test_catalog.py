@@ -251,8 +251,9 @@ async def test_home_page_lists_datasets_with_graphiql_links(duckdb_trust: TrustU
         url = urlsplit(href)
         assert url.path == "/graphql"
         assert parse_qs(url.query) == {"query": [entry.example_query], "dryRun": ["true"]}
-    css = await duckdb_trust.client.get("/static/catalog/catalog.css")
-    assert css.status_code == 200 and "font" in css.text
+    css = await duckdb_trust.client.get("/static/pages/pages.css")
+    assert css.status_code == 200 and "overflow" in css.text
+    assert '/static/vendor/govuk-frontend.min.css"' in response.text
 
 
 def test_the_page_escapes_contract_text() -> None:

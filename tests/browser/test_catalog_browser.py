@@ -72,7 +72,13 @@ async def test_catalog_page_renders_every_dataset_offline(
     # The stylesheet is the server's own and applied; the page runs no script.
     assert await page.evaluate("document.scripts.length") == 0
     sheets = await page.evaluate("[...document.styleSheets].map(s => s.href)")
-    assert sheets == [f"{live_server}/static/catalog/catalog.css"]
+    assert sheets == [
+        f"{live_server}/static/vendor/govuk-frontend.min.css",
+        f"{live_server}/static/pages/pages.css",
+    ]
+    # GOV.UK's typeface is served by the server too, and in use.
+    font = await page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
+    assert "GDS Transport" in font
     _assert_clean(browser_page)
 
 
