@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .client import Answer, Client
 from .oracle import Oracle
-from .scoring import SMALL
+from .scoring import SMALL, Score, score
 from .views import FILTER_NAMES, Geography, View
 
 Key = tuple[Any, ...]
@@ -106,3 +107,25 @@ def filter_name(dim: str) -> str:
 def row_key(view: View, row: dict[str, Any], dims: list[str], fixed: dict[str, Any]) -> Key:
     """The full view key of a returned row, the unselected dimensions taken from ``fixed``."""
     return tuple(row[d] if d in dims else fixed[d] for d in view.key_dims)
+
+
+def each_target(
+    ctx: Context, attack: str, guess: Callable[[Context, Key], int | None]
+) -> list[Score]:
+    """Run ``guess`` on every small target of the view and score it, with the queries
+    it sent and how many of them were refused."""
+    sent, refused = ctx.queries()
+    targets = ctx.small_targets()
+    guesses = [guess(ctx, t) for t in targets]
+    after = ctx.queries()
+    truth = [ctx.truth[t] for t in targets]
+    return [
+        score(
+            attack,
+            ctx.view.name,
+            truth,
+            guesses,
+            queries=after[0] - sent,
+            refused=after[1] - refused,
+        )
+    ]

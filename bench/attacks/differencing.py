@@ -8,25 +8,12 @@ estimates are averaged over the dimensions.
 
 from __future__ import annotations
 
-from .common import Context, Key, filter_name
-from .scoring import Score, estimate, score
+from .common import Context, Key, each_target, filter_name
+from .scoring import Score, estimate
 
 
 def run(ctx: Context) -> list[Score]:
-    sent, refused = ctx.queries()
-    targets = ctx.small_targets()
-    guesses = [attack_target(ctx, t) for t in targets]
-    after = ctx.queries()
-    return [
-        score(
-            "differencing (ne/notIn)",
-            ctx.view.name,
-            [ctx.truth[t] for t in targets],
-            guesses,
-            queries=after[0] - sent,
-            refused=after[1] - refused,
-        )
-    ]
+    return each_target(ctx, "differencing (ne/notIn)", attack_target)
 
 
 def attack_target(ctx: Context, target: Key) -> int | None:

@@ -11,26 +11,13 @@ information; an absent sibling is a zero (today's server drops empty groups).
 
 from __future__ import annotations
 
-from .common import Context, Key
-from .scoring import Score, score
+from .common import Context, Key, each_target
+from .scoring import Score
 from .views import PARENT_LEVEL
 
 
 def run(ctx: Context) -> list[Score]:
-    sent, refused = ctx.queries()
-    targets = ctx.small_targets()
-    guesses = [attack_target(ctx, t) for t in targets]
-    after = ctx.queries()
-    return [
-        score(
-            "marginal subtraction",
-            ctx.view.name,
-            [ctx.truth[t] for t in targets],
-            guesses,
-            queries=after[0] - sent,
-            refused=after[1] - refused,
-        )
-    ]
+    return each_target(ctx, "marginal subtraction", attack_target)
 
 
 def attack_target(ctx: Context, target: Key) -> int | None:
