@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 _GLOB = re.compile(r"[*?\[{]")
 INTERRUPT_GRACE_S = 5.0  # past a timeout, for the interrupted job to give its thread back
-CONNECT_RETRIES = 3  # the client's own default retries for ~10 minutes; a request cannot wait
+CONNECT_RETRIES = 2  # the client's own default retries for ~10 minutes; a request cannot wait
 
 
 def check_remote(remote: str) -> None:
@@ -119,6 +119,7 @@ class SparkSource(Source):
         self._interrupted: set[str] = set()  # tags of queries stopped for their timeout
         self._retry_at = 0.0
         self._backoff = 0.0
+        _quiet_driver_logs()
 
     def table(self, relation: str) -> exp.Table:
         named = dict(self.spark_config.tables).get(relation)
@@ -166,7 +167,7 @@ class SparkSource(Source):
                 self._backoff = min(self._backoff * 2 or 0.5, 10.0)
                 self._retry_at = time.monotonic() + self._backoff
                 if session is not None:
-                    _stop(session)
+                    threading.Thread(target=_stop, args=(session,), daemon=True).start()
                 log.info("spark source %r cannot connect: %s", self.name, _brief(exc))
                 raise SourceUnavailable(f"source '{self.name}' is unavailable") from exc
             self._backoff = 0.0
@@ -180,7 +181,8 @@ class SparkSource(Source):
             if self._session is not session:
                 return True  # another thread already replaced it
             served, self._session = self._served, None
-        _stop(session)
+        # Releasing it waits on the server, which may be gone: not on the request's time.
+        threading.Thread(target=_stop, args=(session,), daemon=True).start()
         return served
 
     # --- queries -----------------------------------------------------------------
@@ -200,8 +202,8 @@ class SparkSource(Source):
                 if _is_analysis(exc):  # the query, not the session: keep the session
                     log.info("spark source %r refused a query: %s", self.name, _brief(exc))
                     raise SourceUnavailable(f"source '{self.name}' failed to answer") from exc
-                if self._discard(session) and attempt == 1:
-                    continue
+                if self._discard(session) and attempt == 1 and not _unreachable(exc):
+                    continue  # a stale session on a server that answers: one fresh try
                 log.info("spark source %r failed: %s", self.name, _brief(exc))
                 raise SourceUnavailable(f"source '{self.name}' failed to answer") from exc
             self._served = True
@@ -266,6 +268,15 @@ class SparkSource(Source):
         self._pool.shutdown(wait=True)
 
 
+def _quiet_driver_logs() -> None:
+    """The client logs each failed query's whole server stack trace at ERROR; the source
+    logs one line of its own and callers get the trust's error, so those are noise."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def _base_path(pattern: str) -> str:
     """The folder above the first glob component: where hive partition folders start."""
     parts = pattern.split("/")
@@ -288,6 +299,12 @@ def _is_analysis(exc: BaseException) -> bool:
     return isinstance(exc, AnalysisException)
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """The client could not reach the server at all (after its own retries)."""
+    status = getattr(exc, "getGrpcStatusCode", None)
+    return callable(status) and getattr(status(), "name", None) == "UNAVAILABLE"
+
+
 def _brief(exc: BaseException) -> str:
     """One line for the log: driver messages can carry whole server stack traces."""
     text = str(exc).strip().splitlines()
@@ -295,5 +312,9 @@ def _brief(exc: BaseException) -> str:
 
 
 def _stop(session: Any) -> None:
+    """Release the session on the server, without retrying: it may be gone already."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
     with contextlib.suppress(Exception):
+        session.client.set_retry_policies([DefaultPolicy(max_retries=0)])
         session.stop()

@@ -75,7 +75,7 @@ async def test_spark_rows_equal_duckdb_rows_with_cell_keys_as_python_ints(
 ) -> None:
     on_spark = await spark_trust.app.state.trust.run(query)
     on_duckdb = await duckdb_trust.app.state.trust.run(query)
-    assert on_spark == on_duckdb and len(on_spark) > 2
+    assert sorted(on_spark) == sorted(on_duckdb) and len(on_spark) > 2  # no ORDER BY asked
     for row in on_spark:
         *dims, count, key = row
         assert type(count) is int and type(key) is int and 0 <= key < 2**32
