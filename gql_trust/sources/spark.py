@@ -253,6 +253,30 @@ class SparkSource(Source):
     def _names(self) -> list[str]:
         return [r.name for r in self.config.relations] + [n for n, _ in self.spark_config.tables]
 
+    async def relation_names(self) -> list[str]:
+        return sorted(self._names())
+
+    async def columns(self, relation: str) -> dict[str, str] | None:
+        """The relation's schema as Spark reads it (types in Spark's names: bigint, date...)."""
+        if relation not in self._names():
+            return None
+        work = asyncio.get_running_loop().run_in_executor(self._pool, self._describe, relation)
+        try:
+            return await asyncio.wait_for(work, self.config.statement_timeout_s)
+        except TimeoutError as exc:
+            raise SourceTimeout(f"source '{self.name}' timed out") from exc
+
+    def _describe(self, relation: str) -> dict[str, str] | None:
+        session = self._connect()
+        try:
+            fields = session.table(self.table(relation).sql("spark")).schema.fields
+        except Exception as exc:  # translated at the boundary, like queries
+            if _is_analysis(exc):  # a configured table the cluster does not have
+                return None
+            self._discard(session)
+            raise SourceUnavailable(f"source '{self.name}' failed to answer") from exc
+        return {f.name: f.dataType.simpleString() for f in fields}
+
     async def last_modified(self, relation: str) -> datetime | None:
         """The newest modification time of local Parquet files behind the relation."""
         for rel in self.config.relations:
