@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,15 @@ def check_remote(remote: str) -> None:
         parts, port = None, None
     if parts is None or parts.scheme != "sc" or not parts.hostname or port is None:
         raise ValueError(f"a Spark Connect address looks like sc://HOST:PORT, not {remote!r}")
+
+
+@dataclass
+class _Call:
+    """One query on its way: its tag, the session running it, and whether it was stopped."""
+
+    tag: str
+    session: Any = None
+    stopped: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,6 @@ class SparkSource(Source):
         self._lock = threading.Lock()
         self._session: Any = None  # pyspark.sql.connect.session.SparkSession
         self._served = False  # has the current session answered a query yet?
-        self._interrupted: set[str] = set()  # tags of queries stopped for their timeout
         self._retry_at = 0.0
         self._backoff = 0.0
         _quiet_driver_logs()
@@ -187,17 +195,21 @@ class SparkSource(Source):
 
     # --- queries -----------------------------------------------------------------
 
-    def _run(self, sql: str, args: dict[str, Any], tag: str) -> list[tuple[Any, ...]]:
+    def _run(self, sql: str, args: dict[str, Any], call: _Call) -> list[tuple[Any, ...]]:
         for attempt in (1, 2):
-            session = self._connect()
+            if call.stopped.is_set():  # timed out while queued, or before a second try
+                raise SourceTimeout(f"source '{self.name}' timed out")
+            session = call.session = self._connect()
             try:
-                session.addTag(tag)  # tags are per thread: this query's job alone
+                session.addTag(call.tag)  # tags are per thread: this query's job alone
                 try:
+                    if call.stopped.is_set():  # timed out before the tag was on
+                        raise SourceTimeout(f"source '{self.name}' timed out")
                     table = session.sql(sql, args=args).toArrow()
                 finally:
-                    session.removeTag(tag)
+                    session.removeTag(call.tag)
             except Exception as exc:  # any driver error is translated here, at the boundary
-                if tag in self._interrupted:
+                if call.stopped.is_set():
                     raise SourceTimeout(f"source '{self.name}' timed out") from exc
                 if _is_analysis(exc):  # the query, not the session: keep the session
                     log.info("spark source %r refused a query: %s", self.name, _brief(exc))
@@ -213,27 +225,24 @@ class SparkSource(Source):
     async def _execute(
         self, sql: str, params: Sequence[Any], timeout: float | None
     ) -> list[tuple[Any, ...]]:
-        tag = f"gql-trust-{uuid.uuid4().hex}"
+        call = _Call(f"gql-trust-{uuid.uuid4().hex}")
         args = self.named_parameters(params)
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._pool, self._run, sql, args, tag)
+        work = loop.run_in_executor(self._pool, self._run, sql, args, call)
         limit = min(self.config.statement_timeout_s, timeout or float("inf"))
         try:
             return await asyncio.wait_for(asyncio.shield(work), limit)
         except (TimeoutError, asyncio.CancelledError) as exc:
-            self._interrupted.add(tag)
-            try:
-                # Really stop the job in Spark, not just the wait for it.
-                session = self._session
-                if session is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(
-                            asyncio.to_thread(session.interruptTag, tag), INTERRUPT_GRACE_S
-                        )
+            call.stopped.set()
+            # Really stop the job in Spark, not just the wait for it.
+            session = call.session
+            if session is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(work), INTERRUPT_GRACE_S)
-            finally:
-                self._interrupted.discard(tag)
+                    await asyncio.wait_for(
+                        asyncio.to_thread(session.interruptTag, call.tag), INTERRUPT_GRACE_S
+                    )
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(work), INTERRUPT_GRACE_S)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise SourceTimeout(f"source '{self.name}' timed out after {limit:g} s") from exc
