@@ -49,13 +49,37 @@ def main() -> None:
 @click.option("--scale", type=float, default=1.0, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--postgres", "postgres_dsn", help="Write DWP claimants to this PostgreSQL DSN.")
-def demo_data(data_dir: Path, scale: float, seed: int, postgres_dsn: str | None) -> None:
+@click.option(
+    "--spark",
+    "spark_remote",
+    metavar="sc://HOST:PORT",
+    help="Write DWP claimants as Parquet under DIR/dwp/claimants/, read through this "
+    "Spark Connect server.",
+)
+def demo_data(
+    data_dir: Path, scale: float, seed: int, postgres_dsn: str | None, spark_remote: str | None
+) -> None:
     """Write a deterministic demo data trust and DIR/gql-trust.toml."""
-    config = _generate(data_dir, scale, seed, postgres_dsn)
+    if postgres_dsn and spark_remote:
+        _fail("give --postgres or --spark, not both: DWP claimants live in one place")
+    if spark_remote is not None:
+        from .sources.spark import check_remote
+
+        try:
+            check_remote(spark_remote)
+        except ValueError as exc:
+            _fail(f"--spark: {exc}")
+    config = _generate(data_dir, scale, seed, postgres_dsn, spark_remote)
     click.echo(str(config))
 
 
-def _generate(data_dir: Path, scale: float, seed: int, postgres_dsn: str | None) -> Path:
+def _generate(
+    data_dir: Path,
+    scale: float,
+    seed: int,
+    postgres_dsn: str | None,
+    spark_remote: str | None = None,
+) -> Path:
     from .demo import generate
 
     if not 0 < scale < float("inf"):  # also rejects nan and inf
@@ -66,6 +90,7 @@ def _generate(data_dir: Path, scale: float, seed: int, postgres_dsn: str | None)
             scale=scale,
             seed=seed,
             postgres_dsn=postgres_dsn,
+            spark_remote=spark_remote,
             progress=lambda message: status.update(message),
         )
 

@@ -1,5 +1,5 @@
-"""Contracts against the live sources: relations, columns and their types, read from the
-standard ``information_schema`` that both DuckDB and PostgreSQL answer."""
+"""Contracts against the live sources: relations, columns and their types, as each source
+describes them (the standard ``information_schema`` for DuckDB and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -114,26 +114,14 @@ async def check_contract(contract: Contract, source: Source) -> tuple[list[Probl
     return problems, len(contract_columns(contract))
 
 
-_COLUMNS_SQL = (
-    "SELECT column_name, data_type FROM information_schema.columns "
-    "WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2 "
-    "ORDER BY ordinal_position"
-)
-_RELATIONS_SQL = (
-    "SELECT table_name FROM information_schema.tables "
-    "WHERE table_schema = COALESCE($1, current_schema()) ORDER BY table_name"
-)
-
-
 async def relation_columns(source: Source, relation: str) -> dict[str, str] | None:
     """Column name -> the source's type name, or None when the relation does not exist
-    (both kinds of source answer the standard information_schema)."""
-    rows = await source.fetch(_COLUMNS_SQL, [source.config.schema, relation])
-    return {str(name): str(data_type) for name, data_type in rows} or None
+    (each kind of source says how: ``Source.columns``)."""
+    return await source.columns(relation)
 
 
 async def relation_names(source: Source) -> list[str]:
-    return [str(row[0]) for row in await source.fetch(_RELATIONS_SQL, [source.config.schema])]
+    return await source.relation_names()
 
 
 _FAMILIES = {

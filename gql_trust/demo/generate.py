@@ -15,19 +15,21 @@ import numpy as np
 from ..identity import write_demo_keys
 from ..ledger.config import DEFAULT_KEY_NAME, DEFAULT_ORIGIN
 from ..ledger.note import load_signer
+from ..sources.spark import check_remote
 from .claimants import ROWS_AT_SCALE_1, row_batches, row_count, simulate
 from .dimensions import month_count, months
 from .employment import employment_model
 from .geography import AREAS
 from .payroll import payroll_table, write_payroll
 from .sectors import SECTORS
-from .store import load_postgres, write_duckdb
+from .store import load_postgres, write_duckdb, write_parquet
 from .vacancies import vacancies_table, write_vacancies
 
 CONFIG_NAME = "gql-trust.toml"
 AREAS_CSV = "reference/areas.csv"
 SECTORS_CSV = "reference/sectors.csv"
 CLAIMANTS_DUCKDB = "dwp/claimants.duckdb"
+CLAIMANTS_PARQUET = "dwp/claimants"  # hive-partitioned by month, for Spark
 PAYROLL_DIR = "hmrc/paye_rti"
 VACANCIES_CSV = "ons/vacancies.csv"
 KEYS_DIR = "keys"
@@ -43,13 +45,20 @@ def generate(
     scale: float = 1.0,
     seed: int = 42,
     postgres_dsn: str | None = None,
+    spark_remote: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write the demo data trust under ``data_dir``; return the path of its settings file.
 
     The same ``seed`` and ``scale`` always give the same data. With ``postgres_dsn`` the
-    DWP claimants go to PostgreSQL (``dwp.uc_claimants``) instead of a DuckDB file.
+    DWP claimants go to PostgreSQL (``dwp.uc_claimants``) instead of a DuckDB file; with
+    ``spark_remote`` (``sc://HOST:PORT``) to Parquet under ``dwp/claimants/``, which the
+    ``dwp`` source reads through that Spark Connect server.
     """
+    if postgres_dsn and spark_remote:
+        raise ValueError("claimants go to PostgreSQL or to Spark, not both")
+    if spark_remote is not None:
+        check_remote(spark_remote)  # before minutes of generating
     if not (math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive number, not {scale!r}")
     if seed < 0:
@@ -87,11 +96,15 @@ def generate(
         load_postgres(row_batches(people, month_values), postgres_dsn)
         # The settings point at PostgreSQL; a database file from an earlier run would mislead.
         duckdb_path.unlink(missing_ok=True)
+    elif spark_remote:
+        report(f"Writing {rows} as Parquet under {CLAIMANTS_PARQUET}/ for Spark")
+        write_parquet(row_batches(people, month_values), data_dir / CLAIMANTS_PARQUET)
+        duckdb_path.unlink(missing_ok=True)
     else:
         report(f"Writing {rows} to {CLAIMANTS_DUCKDB}")
         write_duckdb(row_batches(people, month_values), duckdb_path)
 
-    config_path = write_config(data_dir, postgres_dsn)
+    config_path = write_config(data_dir, postgres_dsn, spark_remote)
     report(f"Wrote {config_path}")
     return config_path
 
@@ -113,7 +126,9 @@ def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]])
         writer.writerows(rows)
 
 
-def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
+def write_config(
+    data_dir: Path, postgres_dsn: str | None = None, spark_remote: str | None = None
+) -> Path:
     """The settings file, with paths relative to ``data_dir`` so the folder can move.
 
     Also writes the demo token signing key pair under ``keys/`` (an existing pair is kept,
@@ -126,6 +141,13 @@ def write_config(data_dir: Path, postgres_dsn: str | None = None) -> Path:
             'kind = "postgres"',
             f"dsn = {toml_string(postgres_dsn)}",
             'schema = "dwp"',
+        ]
+    elif spark_remote:
+        dwp = [
+            'kind = "spark"',
+            f"remote = {toml_string(spark_remote)}",
+            "[sources.dwp.relations.uc_claimants]",
+            f"parquet = {toml_string(CLAIMANTS_PARQUET)}",
         ]
     else:
         dwp = ['kind = "duckdb"', f"database = {toml_string(CLAIMANTS_DUCKDB)}"]

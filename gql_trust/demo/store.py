@@ -1,10 +1,12 @@
-"""Writes the DWP claimant table to a DuckDB database file or to PostgreSQL."""
+"""Writes the DWP claimant table to a DuckDB database file, to PostgreSQL, or to Parquet
+files (hive-partitioned by month) for a Spark cluster to read in place."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import io
+import shutil
 from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +15,7 @@ import asyncpg
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.dataset as pads
 
 T = TypeVar("T")
 
@@ -56,6 +59,27 @@ def write_duckdb(batches: Iterable[pa.Table], path: Path) -> None:
     finally:
         connection.close()
     building.replace(path)
+
+
+def write_parquet(batches: Iterable[pa.Table], directory: Path) -> None:
+    """``directory/month=YYYY-MM-01/part-N.parquet``: Spark and DuckDB both read the month
+    back from the folder name as a DATE. Built beside its final name, then moved into
+    place, so a reader never sees half the months."""
+    building = directory.with_name(directory.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    for index, batch in enumerate(batches):
+        pads.write_dataset(
+            batch,
+            building,
+            format="parquet",
+            partitioning=pads.partitioning(pa.schema([("month", pa.date32())]), flavor="hive"),
+            basename_template=f"part-{index}-{{i}}.parquet",
+            existing_data_behavior="overwrite_or_ignore",
+            use_threads=False,  # rows in a deterministic order
+        )
+    shutil.rmtree(directory, ignore_errors=True)
+    building.replace(directory)
 
 
 def load_postgres(batches: Iterable[pa.Table], dsn: str) -> None:

@@ -6,6 +6,7 @@ from .base import Source, SourceStats
 from .duckdb import DuckDBSource
 from .postgres import PostgresSource
 from .registry import KINDS, open_source, register, source_kind
+from .spark import SparkSource
 
 __all__ = [
     "KINDS",
@@ -13,6 +14,7 @@ __all__ = [
     "PostgresSource",
     "Source",
     "SourceStats",
+    "SparkSource",
     "open_source",
     "register",
     "source_kind",

@@ -13,6 +13,16 @@ from sqlglot import exp
 
 from ..config import SourceConfig
 
+_COLUMNS_SQL = (
+    "SELECT column_name, data_type FROM information_schema.columns "
+    "WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2 "
+    "ORDER BY ordinal_position"
+)
+_RELATIONS_SQL = (
+    "SELECT table_name FROM information_schema.tables "
+    "WHERE table_schema = COALESCE($1, current_schema()) ORDER BY table_name"
+)
+
 
 @dataclass
 class SourceStats:
@@ -58,6 +68,16 @@ class Source(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise SourceUnavailable when the source cannot answer."""
+
+    async def columns(self, relation: str) -> dict[str, str] | None:
+        """Column name -> the source's type name, or None when the relation does not exist
+        (for `gql-trust check`); by default from the standard information_schema, which
+        DuckDB and PostgreSQL answer."""
+        rows = await self.fetch(_COLUMNS_SQL, [self.config.schema, relation])
+        return {str(name): str(data_type) for name, data_type in rows} or None
+
+    async def relation_names(self) -> list[str]:
+        return [str(row[0]) for row in await self.fetch(_RELATIONS_SQL, [self.config.schema])]
 
     async def last_modified(self, relation: str) -> datetime | None:
         """When the relation's data last changed, where the source can say."""
