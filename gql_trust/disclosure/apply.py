@@ -87,17 +87,11 @@ def apply_disclosure(
         for m in contract.measures
         if m.suppressed_with and m.name in position and m.suppressed_with in position
     ]
-    unknown = (lambda: b"") if cell_id is None else None
+    current = Cell(position, key_at, cell_id, secret)
     controlled, flags = [], []
     for row in rows:
         values = list(row)
-        cell = Cell(
-            exact=lambda name, row=row: row[position[name]],  # type: ignore[misc]
-            published=lambda name, values=values: values[position[name]],  # type: ignore[misc]
-            cell_key=(row[key_at] or 0) if key_at is not None and key_at < len(row) else 0,
-            identity=unknown or (lambda row=row: cell_id(row)),  # type: ignore[misc]
-            secret=secret,
-        )
+        cell = current.at(row, values)
         suppressed = perturbed = False
         for at, measure, method in plan:
             if values[at] is None:

@@ -10,7 +10,6 @@ contract names its method in `disclosure:`; adding one is a new file that calls
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..contracts.model import Contract, Measure
@@ -18,15 +17,45 @@ from ..contracts.model import Contract, Measure
 NONE = "none"  # no control: exact for everyone who may read the field
 
 
-@dataclass
 class Cell:
-    """One row, as a method sees it while the row is published."""
+    """The row being published, as a method sees it. One is made per table and moved
+    from row to row (``at``), so publishing a large table builds no per-row objects."""
 
-    exact: Callable[[str], Any]  # a measure's value from the source
-    published: Callable[[str], Any]  # a measure's value as published so far (leaders first)
-    cell_key: int  # the sum of the contributors' record keys (0 when not computed)
-    identity: Callable[[], bytes]  # the standard cell's identity, for keyed noise
-    secret: bytes  # the trust's disclosure key
+    __slots__ = ("_identity", "_key_at", "_position", "row", "secret", "values")
+
+    def __init__(
+        self,
+        position: dict[str, int],
+        key_at: int | None,
+        identity: Callable[[tuple[Any, ...]], bytes] | None,
+        secret: bytes,
+    ) -> None:
+        self._position, self._key_at, self._identity = position, key_at, identity
+        self.secret = secret  # the trust's disclosure key
+        self.row: tuple[Any, ...] = ()
+        self.values: list[Any] = []
+
+    def at(self, row: tuple[Any, ...], values: list[Any]) -> Cell:
+        self.row, self.values = row, values
+        return self
+
+    def exact(self, measure: str) -> Any:
+        """A measure's value from the source."""
+        return self.row[self._position[measure]]
+
+    def published(self, measure: str) -> Any:
+        """A measure's value as published so far (leaders are published first)."""
+        return self.values[self._position[measure]]
+
+    @property
+    def cell_key(self) -> int:
+        """The sum of the contributors' record keys (0 when not computed)."""
+        at = self._key_at
+        return (self.row[at] or 0) if at is not None and at < len(self.row) else 0
+
+    def identity(self) -> bytes:
+        """The standard cell's identity, for keyed noise."""
+        return self._identity(self.row) if self._identity is not None else b""
 
 
 class Method:

@@ -28,7 +28,7 @@ class CustomCell:
 
 def custom_cell(where: Filter | None, grouped: Collection[str]) -> CustomCell | None:
     """The first filter that would aggregate a custom set of an ungrouped dimension."""
-    for node, under in _conditions(where, combined=False):
+    for node, under in _conditions(where):
         if node.field in grouped:
             continue
         if under:
@@ -42,13 +42,13 @@ def pinned_values(where: Filter | None) -> dict[str, Any]:
     """Dimension -> the one value top-level conditions pin it to (``eq``, ``in`` one).
     Pins that disagree select nothing and name no category: the dimension is left out."""
     pins: dict[str, set[Any]] = {}
-    for node, under in _conditions(where, combined=False):
+    for node, under in _conditions(where):
         if not under and _pins(node):
             pins.setdefault(node.field, set()).add(node.values[0])  # type: ignore[index]
     return {name: next(iter(values)) for name, values in pins.items() if len(values) == 1}
 
 
-def _conditions(node: Filter | None, combined: bool) -> Iterator[tuple[Cond, str]]:
+def _conditions(node: Filter | None) -> Iterator[tuple[Cond, str]]:
     """Every condition, with "or"/"not" when it sits under one (top-level ANDs are plain)."""
     if node is None:
         return
@@ -56,12 +56,12 @@ def _conditions(node: Filter | None, combined: bool) -> Iterator[tuple[Cond, str
         yield node, ""
     elif isinstance(node, And):
         for item in node.items:
-            yield from _conditions(item, combined)
+            yield from _conditions(item)
     else:
         word = "or" if isinstance(node, Or) else "not"
         items = node.items if isinstance(node, Or) else (node.item,)
         for item in items:
-            for cond, under in _conditions(item, True):
+            for cond, under in _conditions(item):
                 yield cond, under or word
 
 

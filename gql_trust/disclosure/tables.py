@@ -121,8 +121,9 @@ def lattice(
     Single-dimension conditions at the top level narrow each axis first, so a filter
     on the period or the area keeps the product small; ``most`` bounds what is left.
     """
+    single = [c for c in conjuncts(where) if isinstance(c, Cond)]
     narrowed = [
-        (name, tuple(v for v in values if _axis_ok(where, name, v))) for name, values in axes
+        (name, tuple(v for v in values if _axis_ok(single, name, v))) for name, values in axes
     ]
     size = math.prod(len(values) for _, values in narrowed)
     if size > most:
@@ -136,11 +137,8 @@ def lattice(
     return [cell for cell in product if matches(where, dict(zip(names, cell, strict=True)))]
 
 
-def _axis_ok(where: Filter | None, name: str, value: Any) -> bool:
-    for item in conjuncts(where):
-        if isinstance(item, Cond) and item.field == name and not matches(item, {name: value}):
-            return False
-    return True
+def _axis_ok(conditions: list[Cond], name: str, value: Any) -> bool:
+    return all(c.field != name or matches(c, {name: value}) for c in conditions)
 
 
 def as_zero(contract: Contract, rows: list[Row], dims: int, measures: tuple[str, ...]) -> list[Row]:
