@@ -471,14 +471,21 @@ def _checked(work: Any) -> None:
     click.echo(said)
 
 
+def _log_options(command: Any) -> Any:
+    """--url and --vkey: the log a partner checks, and the key its checkpoints are signed with."""
+    command = click.option(
+        "--vkey",
+        type=click.Path(path_type=Path, exists=True, dir_okay=False),
+        required=True,
+        help="The log's note verifier key (keys/ledger.vkey).",
+    )(command)
+    return click.option(
+        "--url", required=True, help="The trust's base URL, e.g. https://trust.example"
+    )(command)
+
+
 @audit.command("witness")
-@click.option("--url", required=True, help="The trust's base URL, e.g. https://trust.example")
-@click.option(
-    "--vkey",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    required=True,
-    help="The log's note verifier key (keys/ledger.vkey).",
-)
+@_log_options
 @click.option(
     "--state",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -499,13 +506,7 @@ def audit_witness(url: str, vkey: Path, state: Path) -> None:
 
 
 @audit.command("receipt")
-@click.option("--url", required=True, help="The trust's base URL, e.g. https://trust.example")
-@click.option(
-    "--vkey",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    required=True,
-    help="The log's note verifier key (keys/ledger.vkey).",
-)
+@_log_options
 @click.argument("receipt", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def audit_receipt(url: str, vkey: Path, receipt: Path) -> None:
     """Check a receipt (extensions.receipt, or a whole saved response): its checkpoint is
